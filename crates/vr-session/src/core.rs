@@ -225,7 +225,19 @@ impl CallCore {
         self.outbound_ready.notify_waiters();
         self.phase.send_replace(CallPhase::Ended(reason.clone()));
         let _guard = self.span.enter();
-        tracing::info!(%reason, "call ended");
+        let m = self.metrics.snapshot();
+        tracing::info!(
+            %reason,
+            frames_in = m.frames_in,
+            frames_out = m.frames_out,
+            inbound_dropped = m.inbound_dropped,
+            marks_played = m.marks_played,
+            marks_cleared = m.marks_cleared,
+            marks_timed_out = m.marks_timed_out,
+            clears = m.clears,
+            first_frame_ms = ?m.first_frame.first().map(|d| d.as_millis()),
+            "call ended"
+        );
         self.emit(SessionEvent::Disconnected(reason.clone()));
         if let Some(hook) = &self.config().hooks.on_disconnected {
             guarded("on_disconnected", || hook(&reason));

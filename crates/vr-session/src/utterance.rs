@@ -171,7 +171,11 @@ impl Utterance {
         };
         let outcome = tokio::select! {
             outcome = pending.wait(self.mark_timeout) => outcome,
-            _ = self.cancel.cancelled() => return self.stop(Halt::Cancelled),
+            // A hang-up also cancels the token: report it as what it is.
+            _ = self.cancel.cancelled() => {
+                let halt = self.halted().unwrap_or(Halt::Cancelled);
+                return self.stop(halt);
+            }
         };
         if outcome == MarkOutcome::TimedOut {
             tracing::warn!("Mark timeout — audio may have been cut off");
