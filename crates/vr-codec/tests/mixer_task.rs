@@ -285,6 +285,14 @@ mod ffplay {
         for b in 1..=5u8 {
             sink.write(&frame(b)).unwrap();
         }
+        // Under load the stub may not have run its first line yet; a TERM before its `trap`
+        // would kill it, so let it start (bounded) before finishing.
+        for _ in 0..500 {
+            if dir.join("args").exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         sink.finish().unwrap();
         let args = std::fs::read_to_string(dir.join("args")).unwrap();
         assert_eq!(args.trim_end(), FFPLAY_ARGS.join(" "));
@@ -299,9 +307,16 @@ mod ffplay {
 
     #[test]
     fn b19_kills_a_monitor_that_ignores_sigterm() {
-        let dir = stub_dir("stubborn", "trap '' TERM\nexec sleep 30");
+        let dir = stub_dir("stubborn", "trap '' TERM\ntouch \"$d/ready\"\nexec sleep 30");
         let mut sink = spawn(&dir);
         sink.write(&frame(1)).unwrap();
+        // The TERM must come after the stub's `trap`, or the shell dies of it at once.
+        for _ in 0..500 {
+            if dir.join("ready").exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let started = Instant::now();
         sink.finish().unwrap();
         let took = started.elapsed();
