@@ -307,7 +307,10 @@ mod ffplay {
 
     #[test]
     fn b19_kills_a_monitor_that_ignores_sigterm() {
-        let dir = stub_dir("stubborn", "trap '' TERM\ntouch \"$d/ready\"\nexec sleep 30");
+        let dir = stub_dir(
+            "stubborn",
+            "trap '' TERM\ntouch \"$d/ready\"\nexec sleep 30",
+        );
         let mut sink = spawn(&dir);
         sink.write(&frame(1)).unwrap();
         // The TERM must come after the stub's `trap`, or the shell dies of it at once.
