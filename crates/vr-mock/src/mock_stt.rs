@@ -284,7 +284,16 @@ impl Worker {
         let Some((script, vad)) = self.script.as_mut() else {
             return; // inject mode: drained and discarded
         };
-        if let Some(VadEvent::SpeechEnd { voiced_frames }) = vad.push(frame) {
+        let event = vad.push(frame);
+        if let Some(VadEvent::SpeechStart) = event {
+            // Like a real recogniser's first hypothesis: lets bots barge in while the caller
+            // is still talking. The text is the scripted line, not a recognition.
+            if let Some(line) = script.peek() {
+                tracing::debug!("mock stt: speech started; partial of the scripted line {line:?}");
+                let _ = self.events.partial(line.to_owned());
+            }
+        }
+        if let Some(VadEvent::SpeechEnd { voiced_frames }) = event {
             match script.next_line() {
                 Some(line) => {
                     tracing::info!(

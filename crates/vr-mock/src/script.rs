@@ -53,7 +53,12 @@ impl Script {
         self.lines.pop_front()
     }
 
-    /// Lines not yet used.
+    /// The next line, without taking it.
+    pub fn peek(&self) -> Option<&str> {
+        self.lines.front().map(String::as_str)
+    }
+
+    /// Lines not yet committed.
     pub fn remaining(&self) -> usize {
         self.lines.len()
     }

@@ -263,6 +263,12 @@ async fn mock_stt_script_mode_commits_a_line_per_speech_segment_of_real_audio() 
             audio_tx.push(Bytes::copy_from_slice(f));
         }
         let want = ["first line", "second line"][i];
+        // Speech start gives a partial of the coming line (so bots can barge in), then the
+        // end of speech commits it.
+        match tokio::time::timeout(Duration::from_secs(3), rx.recv()).await {
+            Ok(Some(e)) => assert_eq!(e.event, SttEvent::Partial(want.to_owned())),
+            other => panic!("no partial: {other:?}"),
+        }
         assert_eq!(next_committed(&mut rx).await, want);
     }
     // The script is exhausted: more speech commits nothing.

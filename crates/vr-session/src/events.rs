@@ -51,6 +51,8 @@ pub struct CallInfo {
     pub caller: Option<String>,
     /// Custom parameters of the stream (`<Parameter>`s).
     pub custom_parameters: BTreeMap<String, String>,
+    /// The route token when the stream came in on a routed path (`/voice/{token}`).
+    pub route: Option<String>,
 }
 
 /// Why a call ended.

@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod idle;
+pub mod outbound;
 pub mod proto;
 pub mod rest;
 pub mod server;

@@ -1,6 +1,6 @@
 //! TwiML documents built with quick-xml's writer (twilio-rest.md §5), never by pasting strings
 //! (W31): every attribute value and text node is escaped, and characters XML cannot carry
-//! are refused with a typed error.
+//! are refused with a typed error ([`xml_safe`] drops them first from untrusted values).
 //!
 //! ```
 //! use vr_twilio::twiml::{routed_stream_url, ConnectStream, Response, Say};
@@ -399,6 +399,23 @@ fn push_attr(
     Ok(())
 }
 
+/// Whether XML 1.0 can carry `c` at all (its `Char` production): not a control character
+/// other than tab, newline and carriage return, nor U+FFFE or U+FFFF.
+pub fn is_xml_char(c: char) -> bool {
+    !((c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{FFFE}' | '\u{FFFF}'))
+}
+
+/// `s` without the characters XML 1.0 cannot carry (see [`is_xml_char`]), for untrusted
+/// values (a caller ID, say) that must go into TwiML rather than fail it. Borrowed when
+/// nothing had to go.
+pub fn xml_safe(s: &str) -> Cow<'_, str> {
+    if s.chars().all(is_xml_char) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(s.chars().filter(|c| is_xml_char(*c)).collect())
+    }
+}
+
 /// XML-escapes `s`. In attributes, tab, newline and carriage return become character
 /// references, because a parser would otherwise normalise them to spaces.
 fn escape<'a>(
@@ -406,9 +423,7 @@ fn escape<'a>(
     field: &'static str,
     attribute: bool,
 ) -> Result<Cow<'a, str>, TwimlError> {
-    if s.chars().any(|c| {
-        (c < ' ' && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{FFFE}' | '\u{FFFF}')
-    }) {
+    if !s.chars().all(is_xml_char) {
         return Err(TwimlError::InvalidCharacter { field });
     }
     let escaped = quick_xml::escape::escape(s);

@@ -22,6 +22,9 @@ pub enum StartAt {
     AfterBotSilence(Duration),
     /// This long after the stream started, whatever the bot is doing.
     AtOffset(Duration),
+    /// After the previous sequential action, once the bot has been playing audio for this
+    /// long (a barge-in that interrupts the bot's next utterance, whenever that comes).
+    WhileBotSpeaking(Duration),
 }
 
 /// One thing the simulated caller does.
@@ -65,15 +68,22 @@ impl CallerAction {
     }
 
     /// Parses a command-line clip argument: `FILE` (starts after 700 ms of bot silence, or
-    /// `silence`) or `FILE@MS` (starts `MS` milliseconds after the stream starts).
+    /// `silence`), `FILE@MS` (starts `MS` milliseconds after the stream starts) or
+    /// `FILE@bot+MS` (starts once the bot has been speaking for `MS` milliseconds: barge-in).
     ///
     /// # Errors
     /// As [`audio_file`](Self::audio_file).
     pub fn parse_audio_arg(arg: &str, silence: Duration) -> Result<Self, SimulatorError> {
-        if let Some((file, ms)) = arg.rsplit_once('@')
-            && let Ok(ms) = ms.parse::<u64>()
-        {
-            return Self::audio_file(file, StartAt::AtOffset(Duration::from_millis(ms)));
+        if let Some((file, at)) = arg.rsplit_once('@') {
+            if let Ok(ms) = at.parse::<u64>() {
+                return Self::audio_file(file, StartAt::AtOffset(Duration::from_millis(ms)));
+            }
+            if let Some(Ok(ms)) = at.strip_prefix("bot+").map(str::parse::<u64>) {
+                return Self::audio_file(
+                    file,
+                    StartAt::WhileBotSpeaking(Duration::from_millis(ms)),
+                );
+            }
         }
         Self::audio_file(arg, StartAt::AfterBotSilence(silence))
     }
@@ -134,6 +144,8 @@ pub(crate) struct Scheduler {
     dtmf: VecDeque<(usize, String)>,
     /// Last tick time the line was busy (bot or caller audio).
     busy_until: Duration,
+    /// Since when the bot has been playing without a break.
+    bot_playing_since: Option<Duration>,
 }
 
 impl Scheduler {
@@ -147,6 +159,7 @@ impl Scheduler {
             clips: Vec::new(),
             dtmf: VecDeque::new(),
             busy_until: Duration::ZERO,
+            bot_playing_since: None,
         }
     }
 
@@ -170,6 +183,11 @@ impl Scheduler {
         if bot_playing || !self.clips.is_empty() {
             self.busy_until = now;
         }
+        self.bot_playing_since = if bot_playing {
+            Some(self.bot_playing_since.unwrap_or(now))
+        } else {
+            None
+        };
         let mut out = CallerTick {
             frame: SILENCE_FRAME,
             started: Vec::new(),
@@ -225,6 +243,21 @@ impl Scheduler {
                     self.blocking = Some(i);
                     self.cursor += 1;
                 }
+                StartAt::WhileBotSpeaking(d) => {
+                    if self.fired[i] {
+                        self.cursor += 1;
+                        continue;
+                    }
+                    let speaking_for = self
+                        .bot_playing_since
+                        .map(|since| now.saturating_sub(since));
+                    if !self.clips.is_empty() || speaking_for.is_none_or(|t| t < d) {
+                        break;
+                    }
+                    self.fire(i, &mut out);
+                    self.blocking = Some(i);
+                    self.cursor += 1;
+                }
             }
         }
         // Produce this tick's caller audio and key press.
@@ -248,7 +281,8 @@ impl Scheduler {
                 self.dtmf.pop_front();
             }
         }
-        if !self.clips.is_empty() {
+        if !self.clips.is_empty() || out.dtmf.is_some() {
+            // A key press occupies the line too: the next action waits for the bot's answer.
             self.busy_until = now;
         }
         out
@@ -313,6 +347,23 @@ mod tests {
         assert!(!s.done());
         assert_eq!(s.tick(ms(280), false).ended, vec![1]);
         assert!(s.done());
+    }
+
+    #[test]
+    fn barge_in_clips_wait_for_the_bot_to_speak() {
+        let mut s = Scheduler::new(vec![clip(1, StartAt::WhileBotSpeaking(ms(40)))]);
+        assert!(s.tick(ms(0), false).started.is_empty());
+        assert!(s.tick(ms(20), true).started.is_empty());
+        assert!(s.tick(ms(40), true).started.is_empty());
+        assert_eq!(s.tick(ms(60), true).started, vec![(0, ms(20))]);
+        // A break in the bot's audio restarts the count.
+        let mut s = Scheduler::new(vec![clip(1, StartAt::WhileBotSpeaking(ms(40)))]);
+        s.tick(ms(0), true);
+        s.tick(ms(20), true);
+        s.tick(ms(40), false);
+        assert!(s.tick(ms(60), true).started.is_empty());
+        assert!(s.tick(ms(80), true).started.is_empty());
+        assert_eq!(s.tick(ms(100), true).started, vec![(0, ms(20))]);
     }
 
     #[test]

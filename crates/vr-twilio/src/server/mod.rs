@@ -9,6 +9,7 @@
 mod bot;
 mod config;
 mod ender;
+mod form;
 mod signature_check;
 mod stream_task;
 mod webhook;

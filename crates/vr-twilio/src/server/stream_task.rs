@@ -30,6 +30,8 @@ pub struct ServerStats {
     streams_closed: AtomicU64,
     idle_timeouts: AtomicU64,
     signature_rejections: AtomicU64,
+    frames_in: AtomicU64,
+    frames_out: AtomicU64,
     ignored: [AtomicU64; IgnoreReason::ALL.len()],
 }
 
@@ -49,6 +51,14 @@ impl ServerStats {
     /// Requests refused for a bad signature.
     pub fn signature_rejections(&self) -> u64 {
         self.signature_rejections.load(Ordering::Relaxed)
+    }
+    /// Inbound caller audio frames handed to sessions.
+    pub fn frames_in(&self) -> u64 {
+        self.frames_in.load(Ordering::Relaxed)
+    }
+    /// Outbound `media` messages written to sockets.
+    pub fn frames_out(&self) -> u64 {
+        self.frames_out.load(Ordering::Relaxed)
     }
     pub(crate) fn signature_rejected(&self) {
         self.signature_rejections.fetch_add(1, Ordering::Relaxed);
@@ -131,7 +141,7 @@ fn log_ignored(server: &VoiceServer, link: Option<&TransportLink>, ignored: &Ign
     }
 }
 
-fn call_info(start: &StartInfo) -> CallInfo {
+fn call_info(start: &StartInfo, route: Option<&str>) -> CallInfo {
     let custom_parameters: BTreeMap<String, String> =
         start.custom_parameters.iter().cloned().collect();
     CallInfo {
@@ -140,6 +150,7 @@ fn call_info(start: &StartInfo) -> CallInfo {
         account_sid: start.account_sid.clone(),
         caller: start.parameter("From").map(str::to_owned),
         custom_parameters,
+        route: route.map(str::to_owned),
     }
 }
 
@@ -156,7 +167,7 @@ async fn carry_call(
         .registry
         .take_pending(start.call_sid.as_deref(), route.as_deref())
         .unwrap_or_else(|| (inner.sessions)());
-    let link = match session.attach(call_info(&start)) {
+    let link = match session.attach(call_info(&start, route.as_deref())) {
         Ok(link) => link,
         Err(e) => {
             tracing::warn!(error = %e, "cannot attach the stream to its session");
@@ -229,7 +240,10 @@ async fn pump(
                     Message::Ping(_) | Message::Pong(_) => continue,
                 };
                 match event {
-                    StreamEvent::Audio(frame) if frame.track != Track::Outbound => link.push_inbound(frame.audio),
+                    StreamEvent::Audio(frame) if frame.track != Track::Outbound => {
+                        server.inner.stats.frames_in.fetch_add(1, Ordering::Relaxed);
+                        link.push_inbound(frame.audio);
+                    }
                     StreamEvent::Audio(_) | StreamEvent::Connected { .. } | StreamEvent::Started(_) => {}
                     StreamEvent::Dtmf(digit) => link.dtmf(&digit),
                     StreamEvent::MarkEcho(name) => link.mark_echoed(&name),
@@ -239,8 +253,12 @@ async fn pump(
             }
             out = link.next_outbound() => {
                 buf.clear();
+                let mut media = false;
                 let built = match out {
-                    Some(Outbound::Media(audio)) => proto.media(&audio, &mut buf),
+                    Some(Outbound::Media(audio)) => {
+                        media = true;
+                        proto.media(&audio, &mut buf)
+                    }
                     Some(Outbound::Mark(name)) => proto.mark(&name, &mut buf),
                     Some(Outbound::Clear) => proto.clear(&mut buf),
                     Some(Outbound::Hangup) => {
@@ -264,6 +282,9 @@ async fn pump(
                 if let Err(e) = sink.send(Message::Text(std::mem::take(&mut buf).into())).await {
                     // B101: a failed send ends the call cleanly.
                     return Ending { reason: DisconnectReason::SendFailed(e.to_string()), close_socket: false };
+                }
+                if media {
+                    server.inner.stats.frames_out.fetch_add(1, Ordering::Relaxed);
                 }
             }
             result = poll_hangup(&mut hangup), if hangup.is_some() => {

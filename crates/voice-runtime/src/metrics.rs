@@ -1,0 +1,122 @@
+//! `GET /metrics`: Prometheus text exposition of the server's counters.
+//!
+//! Written by hand: the format is a few lines of text, and the counters already live in
+//! atomics ([`vr_twilio::server::ServerStats`], the registry, the runtime), so no metrics
+//! crate sits on the per-frame path.
+
+use std::fmt::Write as _;
+
+use vr_twilio::server::VoiceServer;
+use vr_twilio::stream::IgnoreReason;
+
+/// The Prometheus content type.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Renders every metric of `server` (and of the current tokio runtime).
+pub fn render(server: &VoiceServer) -> String {
+    let stats = server.stats();
+    let mut out = String::with_capacity(2048);
+    let mut gauge = |name: &str, help: &str, value: u64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+        );
+    };
+    gauge(
+        "vr_live_calls",
+        "Calls connected right now.",
+        server.registry().len() as u64,
+    );
+    let alive = tokio::runtime::Handle::try_current()
+        .map(|h| h.metrics().num_alive_tasks() as u64)
+        .unwrap_or(0);
+    gauge(
+        "vr_runtime_alive_tasks",
+        "Tokio tasks alive in the server runtime.",
+        alive,
+    );
+    let mut counter = |name: &str, help: &str, value: u64| {
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}"
+        );
+    };
+    counter(
+        "vr_streams_opened_total",
+        "Media Streams websockets accepted.",
+        stats.streams_opened(),
+    );
+    counter(
+        "vr_streams_closed_total",
+        "Media Streams websockets finished.",
+        stats.streams_closed(),
+    );
+    counter(
+        "vr_frames_in_total",
+        "Inbound caller audio frames handed to calls.",
+        stats.frames_in(),
+    );
+    counter(
+        "vr_frames_out_total",
+        "Outbound media messages written to sockets.",
+        stats.frames_out(),
+    );
+    counter(
+        "vr_idle_timeouts_total",
+        "Streams ended by the idle timeout.",
+        stats.idle_timeouts(),
+    );
+    counter(
+        "vr_signature_rejections_total",
+        "Requests refused for a missing or invalid X-Twilio-Signature.",
+        stats.signature_rejections(),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP vr_ignored_frames_total Inbound websocket messages ignored, by reason.\n# TYPE vr_ignored_frames_total counter"
+    );
+    for reason in IgnoreReason::ALL {
+        let _ = writeln!(
+            out,
+            "vr_ignored_frames_total{{reason=\"{}\"}} {}",
+            reason_label(*reason),
+            stats.ignored(*reason)
+        );
+    }
+    out
+}
+
+fn reason_label(reason: IgnoreReason) -> String {
+    let debug = format!("{reason:?}");
+    let mut label = String::with_capacity(debug.len() + 4);
+    for (i, c) in debug.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                label.push('_');
+            }
+            label.push(c.to_ascii_lowercase());
+        } else if c.is_ascii_alphanumeric() {
+            label.push(c);
+        }
+    }
+    label
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_labels_are_snake_case() {
+        for reason in IgnoreReason::ALL {
+            let label = reason_label(*reason);
+            assert!(!label.is_empty());
+            assert!(
+                label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{label}"
+            );
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! `--record DIR`: one stereo WAV per call (caller left, agent right), named by its CallSid.
+//!
+//! The CallSid comes from the peer, so it is validated as a Twilio SID (ASCII letters and
+//! digits only, B149) before it names a file: no peer can steer a path. A call without a
+//! valid SID is not recorded (a warning says so). Recordings are crash-safe (the header is
+//! rewritten as the file grows) and finalised when the call ends; [`Recorder::finish`] waits
+//! for every recording still being finalised (server shutdown).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tokio_util::task::TaskTracker;
+use vr_codec::mixer::{Mixer, MixerHandle, WavSink};
+use vr_codec::wav::WavLayout;
+use vr_session::{AudioTap, CallHandle};
+
+/// Longest accepted SID (Twilio's are 34 characters).
+const MAX_SID_LEN: usize = 64;
+
+/// Records calls into a directory.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    dir: Arc<PathBuf>,
+    tracker: TaskTracker,
+}
+
+impl Recorder {
+    /// Records into `dir`, creating it if needed.
+    ///
+    /// # Errors
+    /// When the directory cannot be created.
+    pub fn new(dir: impl Into<PathBuf>) -> std::io::Result<Self> {
+        let dir = dir.into();
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self {
+            dir: Arc::new(dir),
+            tracker: TaskTracker::new(),
+        })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A tap for `call` (install it with `VoiceSession::set_tap` before the call connects).
+    /// The file is opened on the first audio frame, once the call's SID is known.
+    pub fn tap_for(&self, call: CallHandle) -> Arc<dyn AudioTap> {
+        Arc::new(CallRecording {
+            call,
+            recorder: self.clone(),
+            mixer: OnceLock::new(),
+        })
+    }
+
+    /// Waits, up to `timeout`, for every recording still being finalised.
+    pub async fn finish(&self, timeout: Duration) -> bool {
+        self.tracker.close();
+        tokio::time::timeout(timeout, self.tracker.wait())
+            .await
+            .is_ok()
+    }
+}
+
+/// Whether `sid` may name a file (B149: non-empty ASCII letters and digits).
+pub fn is_safe_sid(sid: &str) -> bool {
+    !sid.is_empty() && sid.len() <= MAX_SID_LEN && sid.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+struct CallRecording {
+    call: CallHandle,
+    recorder: Recorder,
+    mixer: OnceLock<Option<MixerHandle>>,
+}
+
+impl CallRecording {
+    fn mixer(&self) -> Option<&MixerHandle> {
+        self.mixer.get_or_init(|| self.open()).as_ref()
+    }
+
+    fn open(&self) -> Option<MixerHandle> {
+        let info = self.call.info()?;
+        let Some(sid) = info.call_sid.as_deref().filter(|s| is_safe_sid(s)) else {
+            tracing::warn!(
+                stream_sid = %info.stream_sid,
+                "not recording: the call has no valid CallSid (ASCII letters and digits only)"
+            );
+            return None;
+        };
+        let path = unique_path(&self.recorder.dir, sid);
+        let sink = match WavSink::create(&path, WavLayout::Stereo) {
+            Ok(sink) => sink,
+            Err(error) => {
+                tracing::warn!(%error, path = %path.display(), "cannot create the recording");
+                return None;
+            }
+        };
+        let mixer = match Mixer::start(vec![Box::new(sink)]) {
+            Ok(mixer) => mixer,
+            Err(error) => {
+                tracing::warn!(%error, "cannot start the recording mixer");
+                return None;
+            }
+        };
+        tracing::info!(path = %path.display(), "recording the call");
+        let (call, finishing) = (self.call.clone(), mixer.clone());
+        self.recorder.tracker.spawn(async move {
+            call.wait_disconnected().await;
+            finishing.shutdown().await;
+            tracing::info!(path = %path.display(), "recording finished");
+        });
+        Some(mixer)
+    }
+}
+
+/// `{dir}/{sid}.wav`, or `{sid}-2.wav`, … when a file of that name exists already.
+fn unique_path(dir: &Path, sid: &str) -> PathBuf {
+    let first = dir.join(format!("{sid}.wav"));
+    if !first.exists() {
+        return first;
+    }
+    (2..)
+        .map(|n| dir.join(format!("{sid}-{n}.wav")))
+        .find(|p| !p.exists())
+        .unwrap_or(first)
+}
+
+impl AudioTap for CallRecording {
+    fn caller(&self, frame: &[u8]) {
+        if let Some(m) = self.mixer() {
+            m.write_caller(frame);
+        }
+    }
+    fn agent(&self, frame: &[u8]) {
+        if let Some(m) = self.mixer() {
+            m.write_agent(frame);
+        }
+    }
+    fn clear_agent(&self) {
+        if let Some(Some(m)) = self.mixer.get() {
+            m.clear_agent();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_sids_name_files() {
+        assert!(is_safe_sid("CA0123456789abcdef0123456789abcdef"));
+        assert!(is_safe_sid("CAMOCK0a1b2c3d"));
+        for bad in [
+            "",
+            "../etc/passwd",
+            "CA/1",
+            "CA\\1",
+            "CA 1",
+            "CA.wav",
+            "ÅC1",
+            "CAMOCK_1",
+        ] {
+            assert!(!is_safe_sid(bad), "{bad:?}");
+        }
+        assert!(!is_safe_sid(&"C".repeat(65)));
+    }
+}
