@@ -74,6 +74,8 @@ pub struct AppConfig {
     pub observer: Option<Observer>,
     /// Ends calls REST-first through this client (when Twilio credentials are configured).
     pub rest: Option<TwilioRestClient>,
+    /// With the mock synthesiser: milliseconds of audio per character (default 60).
+    pub mock_tts_ms_per_char: Option<u32>,
 }
 
 impl Default for AppConfig {
@@ -88,6 +90,7 @@ impl Default for AppConfig {
             server: ServerConfig::default(),
             observer: None,
             rest: None,
+            mock_tts_ms_per_char: None,
         }
     }
 }
@@ -137,7 +140,13 @@ impl App {
         let (bot, sessions): (Arc<dyn Bot>, SessionFactory) = match config.bot {
             BotKind::Echo => (Arc::new(EchoBot), EchoBot::sessions()),
             BotKind::Demo => {
-                let tts = create_tts_with(config.tts, lookup.as_ref())?;
+                let tts: Arc<dyn vr_session::TtsProvider> =
+                    match (config.tts, config.mock_tts_ms_per_char) {
+                        (TtsKind::Mock, Some(ms)) => {
+                            Arc::new(vr_mock::MockTts::new().with_ms_per_char(ms))
+                        }
+                        (kind, _) => create_tts_with(kind, lookup.as_ref())?,
+                    };
                 let mut bot = DemoBot::new(tts);
                 if let Some(observer) = config.observer.clone() {
                     bot = bot.with_observer(observer);

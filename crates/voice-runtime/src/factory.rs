@@ -176,10 +176,7 @@ pub fn stt_factory(provider: &str) -> Result<SttFactory, FactoryError> {
 ///
 /// # Errors
 /// As [`create_stt_with`].
-pub fn stt_factory_with(
-    kind: SttKind,
-    lookup: SharedLookup,
-) -> Result<SttFactory, FactoryError> {
+pub fn stt_factory_with(kind: SttKind, lookup: SharedLookup) -> Result<SttFactory, FactoryError> {
     create_stt_with(kind, lookup.as_ref())?;
     Ok(Arc::new(move || {
         create_stt_with(kind, lookup.as_ref()).map_err(|e| match e {

@@ -49,8 +49,8 @@ pub mod recording;
 pub mod transport;
 
 pub use factory::{
-    FactoryError, Lookup, SharedLookup, SttKind, TtsKind, create_stt, create_stt_with, create_tts, create_tts_with,
-    get_sms_transport, get_stt_class, stt_factory, stt_factory_with,
+    FactoryError, Lookup, SharedLookup, SttKind, TtsKind, create_stt, create_stt_with, create_tts,
+    create_tts_with, get_sms_transport, get_stt_class, stt_factory, stt_factory_with,
 };
 pub use transport::{Transport, TransportError};
 

@@ -103,9 +103,10 @@ async fn await_start(
     source: &mut Source,
     proto: &mut StreamState,
 ) -> Option<StartInfo> {
-    let idle = server.inner.config.idle_timeout;
+    // One deadline for the whole wait: pings or junk before `start` do not keep it alive.
+    let deadline = Instant::now() + server.inner.config.idle_timeout;
     loop {
-        let msg = match tokio::time::timeout(idle, source.next()).await {
+        let msg = match tokio::time::timeout_at(deadline, source.next()).await {
             Err(_) => {
                 server
                     .inner

@@ -129,6 +129,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
         server,
         observer: Some(Observer::logging(scripted)),
         rest,
+        mock_tts_ms_per_char: None,
     };
     let app = App::build(config, Arc::new(|name: &str| std::env::var(name).ok()))
         .map_err(|e| e.to_string())?;

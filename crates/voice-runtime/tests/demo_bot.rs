@@ -1,0 +1,92 @@
+//! The demo bot end to end on loopback through the Twilio simulator, with the mock providers:
+//! greeting, echo of a transcript, DTMF, barge-in, goodbye and hang-up.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use voice_runtime::app::{AppConfig, BotKind};
+use voice_runtime::bots::{GOODBYE, GREETING};
+use voice_runtime::conversation::Line;
+use voice_runtime::mock::{
+    CallEnd, CallerAction, Script, SimulatorConfig, StartAt, TimelineEvent, TwilioSimulator,
+};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_bot_greets_echoes_answers_keys_yields_to_barge_in_and_says_goodbye() {
+    let (observer, lines) = common::recording_observer();
+    let server = common::start(AppConfig {
+        bot: BotKind::Demo,
+        script: Some(Script::from_lines([
+            "hello there",
+            "what is the weather like",
+            "wait stop",
+            "thank you goodbye",
+        ])),
+        observer: Some(observer),
+        mock_tts_ms_per_char: Some(25),
+        ..AppConfig::default()
+    })
+    .await;
+
+    let pause = StartAt::AfterBotSilence(Duration::from_millis(400));
+    let mut sim = SimulatorConfig::new(server.ws());
+    sim.caller_actions = vec![
+        common::clip("caller-1-hello-there-can-you-hear.wav", pause),
+        CallerAction::dtmf("7", pause),
+        common::clip("caller-2-what-is-the-weather-like.wav", pause),
+        common::clip(
+            "caller-3-wait-stop-i-have-a-quest.wav",
+            StartAt::WhileBotSpeaking(Duration::from_millis(300)),
+        ),
+        common::clip("caller-4-thank-you-goodbye.wav", pause),
+    ];
+    sim.timeout = Duration::from_secs(60);
+    let report = TwilioSimulator::new(sim).run().await.unwrap();
+
+    // The bot hung up (closed the socket with a code) after its goodbye.
+    assert!(
+        matches!(report.end, CallEnd::ServerClosed { code: Some(_) }),
+        "{:?}",
+        report.end
+    );
+    let said = common::said(&lines);
+    assert_eq!(
+        said,
+        [
+            GREETING,
+            "You said: hello there",
+            "You pressed 7",
+            "You said: what is the weather like",
+            "You said: wait stop",
+            "You said: thank you goodbye",
+            GOODBYE,
+        ],
+        "{:#?}",
+        lines.lock().unwrap()
+    );
+    let lines = lines.lock().unwrap().clone();
+    // Barge-in: the weather answer was cut short, and Twilio got a clear.
+    let interrupted = lines
+        .iter()
+        .position(|l| matches!(l, Line::BotInterrupted { .. }))
+        .expect("a barge-in");
+    assert!(
+        matches!(&lines[interrupted - 1], Line::BotSays(t) if t.contains("weather")),
+        "{lines:#?}"
+    );
+    assert!(report.counters.clears >= 1, "{:?}", report.counters);
+    assert!(
+        report
+            .timeline
+            .iter()
+            .any(|e| matches!(e.event, TimelineEvent::ClearReceived { .. }))
+    );
+    // Every utterance ended with a mark the simulator echoed after playback.
+    assert!(report.counters.marks_echoed >= 6, "{:?}", report.counters);
+    assert_eq!(report.counters.protocol_errors, 0);
+    assert_eq!(lines.last(), Some(&Line::BotHungUp));
+    server.stop().await;
+}
