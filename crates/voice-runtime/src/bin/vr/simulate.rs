@@ -47,6 +47,10 @@ pub struct SimulateArgs {
     /// The bot silence (ms) a plain `FILE` clip or `--dtmf` waits for.
     #[arg(long, default_value_t = 700)]
     pub silence_ms: u64,
+    /// The caller hangs up (sends `stop`) this many seconds after the stream starts, whatever
+    /// is happening (a bot that never goes quiet, like the echo bot, needs it).
+    #[arg(long, value_name = "SECONDS")]
+    pub hangup_after: Option<f64>,
     /// After the script, end the call once the line has been quiet this long (seconds).
     #[arg(long, default_value_t = 3.0)]
     pub end_after_silence: f64,
@@ -124,6 +128,12 @@ async fn run_single(args: &SimulateArgs, timeout: Duration) -> Result<ExitCode, 
     config.signed_url = args.signed_url.clone();
     config.custom_parameters = args.params.clone();
     config.caller_actions = actions(args, &raw)?;
+    if let Some(after) = args.hangup_after {
+        let after = crate::serve::seconds(after, "--hangup-after")?;
+        config.caller_actions.push(CallerAction::Hangup {
+            after: StartAt::AtOffset(after),
+        });
+    }
     config.record = args.record.clone();
     config.timeout = timeout;
     config.end_after_bot_silence =
