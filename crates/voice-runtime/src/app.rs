@@ -68,6 +68,8 @@ pub struct AppConfig {
     pub script: Option<Script>,
     /// Record every call here (one stereo WAV per CallSid).
     pub record_dir: Option<PathBuf>,
+    /// Play every call live through `ffplay` (the original's `VOICE_MONITOR`).
+    pub monitor: bool,
     /// Server settings (signatures, limits, timeouts).
     pub server: ServerConfig,
     /// Reports each call's conversation (the demo bot).
@@ -87,6 +89,7 @@ impl Default for AppConfig {
             tts: TtsKind::Mock,
             script: None,
             record_dir: None,
+            monitor: false,
             server: ServerConfig::default(),
             observer: None,
             rest: None,
@@ -125,16 +128,18 @@ impl App {
     /// # Errors
     /// Unusable provider configuration, an uncreatable recording directory.
     pub fn build(config: AppConfig, lookup: SharedLookup) -> Result<Self, AppError> {
-        let recorder = config
-            .record_dir
-            .as_ref()
-            .map(|dir| {
-                Recorder::new(dir).map_err(|source| AppError::Record {
-                    path: dir.clone(),
-                    source,
-                })
-            })
-            .transpose()?;
+        let recorder = if config.record_dir.is_some() || config.monitor {
+            Some(
+                Recorder::with_monitor(config.record_dir.clone(), config.monitor).map_err(
+                    |source| AppError::Record {
+                        path: config.record_dir.clone().unwrap_or_default(),
+                        source,
+                    },
+                )?,
+            )
+        } else {
+            None
+        };
         let mock_stt = config.bot == BotKind::Demo && config.stt == SttKind::Mock;
         let injectors = mock_stt.then(|| Arc::new(Injectors::default()));
         let (bot, sessions): (Arc<dyn Bot>, SessionFactory) = match config.bot {

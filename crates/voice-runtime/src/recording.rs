@@ -1,4 +1,5 @@
-//! `--record DIR`: one stereo WAV per call (caller left, agent right), named by its CallSid.
+//! `--record DIR`: one stereo WAV per call (caller left, agent right), named by its CallSid;
+//! `--monitor` (`VOICE_MONITOR`): every call played live through `ffplay`.
 //!
 //! The CallSid comes from the peer, so it is validated as a Twilio SID (ASCII letters and
 //! digits only, B149) before it names a file: no peer can steer a path. A call without a
@@ -11,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio_util::task::TaskTracker;
-use vr_codec::mixer::{Mixer, MixerHandle, WavSink};
+use vr_codec::mixer::{FfplaySink, Mixer, MixerHandle, MixerSink, WavSink};
 use vr_codec::wav::WavLayout;
 use vr_session::{AudioTap, CallHandle};
 
@@ -21,7 +22,8 @@ const MAX_SID_LEN: usize = 64;
 /// Records calls into a directory.
 #[derive(Debug, Clone)]
 pub struct Recorder {
-    dir: Arc<PathBuf>,
+    dir: Option<Arc<PathBuf>>,
+    monitor: bool,
     tracker: TaskTracker,
 }
 
@@ -31,17 +33,28 @@ impl Recorder {
     /// # Errors
     /// When the directory cannot be created.
     pub fn new(dir: impl Into<PathBuf>) -> std::io::Result<Self> {
-        let dir = dir.into();
-        std::fs::create_dir_all(&dir)?;
+        Self::with_monitor(Some(dir.into()), false)
+    }
+
+    /// Records into `dir` (if given) and, with `monitor`, plays every call through `ffplay`
+    /// (the original's `VOICE_MONITOR`; a missing `ffplay` is a warning, not a failure).
+    ///
+    /// # Errors
+    /// When the directory cannot be created.
+    pub fn with_monitor(dir: Option<PathBuf>, monitor: bool) -> std::io::Result<Self> {
+        if let Some(dir) = &dir {
+            std::fs::create_dir_all(dir)?;
+        }
         Ok(Self {
-            dir: Arc::new(dir),
+            dir: dir.map(Arc::new),
+            monitor,
             tracker: TaskTracker::new(),
         })
     }
 
-    /// The directory.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+    /// The recording directory.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref().map(PathBuf::as_path)
     }
 
     /// A tap for `call` (install it with `VoiceSession::set_tap` before the call connects).
@@ -81,34 +94,51 @@ impl CallRecording {
 
     fn open(&self) -> Option<MixerHandle> {
         let info = self.call.info()?;
-        let Some(sid) = info.call_sid.as_deref().filter(|s| is_safe_sid(s)) else {
-            tracing::warn!(
-                stream_sid = %info.stream_sid,
-                "not recording: the call has no valid CallSid (ASCII letters and digits only)"
-            );
-            return None;
-        };
-        let path = unique_path(&self.recorder.dir, sid);
-        let sink = match WavSink::create(&path, WavLayout::Stereo) {
-            Ok(sink) => sink,
-            Err(error) => {
-                tracing::warn!(%error, path = %path.display(), "cannot create the recording");
-                return None;
+        let mut sinks: Vec<Box<dyn MixerSink>> = Vec::new();
+        let mut path = None;
+        if let Some(dir) = &self.recorder.dir {
+            match info.call_sid.as_deref().filter(|s| is_safe_sid(s)) {
+                None => tracing::warn!(
+                    stream_sid = %info.stream_sid,
+                    "not recording: the call has no valid CallSid (ASCII letters and digits only)"
+                ),
+                Some(sid) => {
+                    let file = unique_path(dir, sid);
+                    match WavSink::create(&file, WavLayout::Stereo) {
+                        Ok(sink) => {
+                            sinks.push(Box::new(sink));
+                            path = Some(file);
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, path = %file.display(), "cannot create the recording")
+                        }
+                    }
+                }
             }
-        };
-        let mixer = match Mixer::start(vec![Box::new(sink)]) {
+        }
+        if self.recorder.monitor {
+            match FfplaySink::spawn() {
+                Ok(sink) => sinks.push(Box::new(sink)),
+                Err(error) => tracing::warn!(%error, "cannot monitor the call"),
+            }
+        }
+        if sinks.is_empty() {
+            return None;
+        }
+        let path = path.map_or_else(|| "(monitor only)".to_owned(), |p| p.display().to_string());
+        let mixer = match Mixer::start(sinks) {
             Ok(mixer) => mixer,
             Err(error) => {
                 tracing::warn!(%error, "cannot start the recording mixer");
                 return None;
             }
         };
-        tracing::info!(path = %path.display(), "recording the call");
+        tracing::info!(path = %path, "recording the call");
         let (call, finishing) = (self.call.clone(), mixer.clone());
         self.recorder.tracker.spawn(async move {
             call.wait_disconnected().await;
             finishing.shutdown().await;
-            tracing::info!(path = %path.display(), "recording finished");
+            tracing::info!(path = %path, "recording finished");
         });
         Some(mixer)
     }

@@ -75,7 +75,9 @@ impl Served {
 }
 
 fn clip(name: &str, start: StartAt) -> CallerAction {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../assets/audio").join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../assets/audio")
+        .join(name);
     CallerAction::audio_file(&path, start).expect("a caller clip")
 }
 
@@ -102,7 +104,10 @@ async fn a_call_through_elevenlabs_greets_echoes_and_hangs_up_after_goodbye() {
         clip("caller-4-thank-you-goodbye.wav", pause),
     ];
     sim.timeout = Duration::from_secs(40);
-    let report = TwilioSimulator::new(sim).run().await.expect("the call runs");
+    let report = TwilioSimulator::new(sim)
+        .run()
+        .await
+        .expect("the call runs");
     server.shutdown().await;
 
     let log = fake.log();
@@ -118,12 +123,25 @@ async fn a_call_through_elevenlabs_greets_echoes_and_hangs_up_after_goodbye() {
         in_order(&texts, &[GREETING, "You said: hello there", GOODBYE]),
         "{texts:?}"
     );
-    assert!(texts.iter().any(|t| t == "You said: thank you goodbye"), "{texts:?}");
-    assert_eq!(texts.last().map(String::as_str), Some(GOODBYE), "{texts:?}");
-    assert!(log.tts.iter().all(|r| r.status == 200 && r.finished), "{:?}", log.tts);
-    assert!(log.tts.iter().all(|r| r.voice_id == "21m00Tcm4TlvDq8ikWAM"), "{:?}", log.tts);
     assert!(
-        log.tts.iter().all(|r| r.model_id.as_deref() == Some("eleven_multilingual_v2")),
+        texts.iter().any(|t| t == "You said: thank you goodbye"),
+        "{texts:?}"
+    );
+    assert_eq!(texts.last().map(String::as_str), Some(GOODBYE), "{texts:?}");
+    assert!(
+        log.tts.iter().all(|r| r.status == 200 && r.finished),
+        "{:?}",
+        log.tts
+    );
+    assert!(
+        log.tts.iter().all(|r| r.voice_id == "21m00Tcm4TlvDq8ikWAM"),
+        "{:?}",
+        log.tts
+    );
+    assert!(
+        log.tts
+            .iter()
+            .all(|r| r.model_id.as_deref() == Some("eleven_multilingual_v2")),
         "{:?}",
         log.tts
     );
@@ -132,7 +150,12 @@ async fn a_call_through_elevenlabs_greets_echoes_and_hangs_up_after_goodbye() {
     let stt = &log.stt[0];
     assert_eq!(stt.param("language_code"), Some("en"));
     assert!(stt.chunks > 100, "audio chunks received: {}", stt.chunks);
-    assert_eq!(stt.audio_bytes % 160, 0, "whole 20 ms frames: {}", stt.audio_bytes);
+    assert_eq!(
+        stt.audio_bytes % 160,
+        0,
+        "whole 20 ms frames: {}",
+        stt.audio_bytes
+    );
     assert_eq!(stt.segments, 2, "speech segments heard: {stt:?}");
     assert_eq!(log.auth_failures, 0);
     assert!(log.violations.is_empty(), "{:?}", log.violations);
@@ -142,7 +165,12 @@ async fn a_call_through_elevenlabs_greets_echoes_and_hangs_up_after_goodbye() {
     assert!(c.marks_received >= 3, "{c:?}");
     assert_eq!(c.marks_echoed, c.marks_received, "{c:?}");
     assert_eq!(c.protocol_errors, 0, "{c:?}");
-    assert_eq!(clears(&report), 0, "no barge-in expected: {:#?}", report.timeline);
+    assert_eq!(
+        clears(&report),
+        0,
+        "no barge-in expected: {:#?}",
+        report.timeline
+    );
     let marks_echoed = report
         .timeline
         .iter()
@@ -172,7 +200,11 @@ async fn a_partial_transcript_while_the_bot_speaks_clears_its_playback() {
         "the greeting was never synthesised"
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(fake.stt_partial("wait"), 1, "one live recogniser connection");
+    assert_eq!(
+        fake.stt_partial("wait"),
+        1,
+        "one live recogniser connection"
+    );
     // Then says goodbye, which ends the call.
     tokio::time::sleep(Duration::from_millis(500)).await;
     fake.stt_committed("goodbye");

@@ -37,7 +37,10 @@ pub(super) async fn upgrade(
         ("audio_format", "ulaw_8000"),
         ("commit_strategy", "vad"),
     ] {
-        let got = query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+        let got = query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str());
         if got != Some(want) {
             shared.violation(format!("stt: query {key}={got:?}, expected {want}"));
         }
@@ -57,7 +60,10 @@ pub(super) async fn upgrade(
 }
 
 async fn send(shared: &Shared, index: usize, socket: &mut WebSocket, message: String) -> bool {
-    let ok = socket.send(Message::Text(message.clone().into())).await.is_ok();
+    let ok = socket
+        .send(Message::Text(message.clone().into()))
+        .await
+        .is_ok();
     if ok {
         shared.log().stt[index].sent.push(message);
     }
@@ -172,13 +178,17 @@ fn on_chunk(
             Some(VadEvent::SpeechStart) if behaviour.partials => {
                 if let Some(next) = shared.peek_commit() {
                     let word = next.split_whitespace().next().unwrap_or_default();
-                    out.push(json!({"message_type": "partial_transcript", "text": word}).to_string());
+                    out.push(
+                        json!({"message_type": "partial_transcript", "text": word}).to_string(),
+                    );
                 }
             }
             Some(VadEvent::SpeechEnd { .. }) => {
                 shared.log().stt[index].segments += 1;
                 if let Some(text) = shared.next_commit() {
-                    out.push(json!({"message_type": "committed_transcript", "text": text}).to_string());
+                    out.push(
+                        json!({"message_type": "committed_transcript", "text": text}).to_string(),
+                    );
                 }
             }
             _ => {}

@@ -44,7 +44,10 @@ pub(super) async fn stream(
         );
     }
     if query.get("output_format").map(String::as_str) != Some("ulaw_8000") {
-        shared.violation(format!("tts: output_format {:?}", query.get("output_format")));
+        shared.violation(format!(
+            "tts: output_format {:?}",
+            query.get("output_format")
+        ));
     }
     let json_body = headers
         .get(header::CONTENT_TYPE)
@@ -55,11 +58,19 @@ pub(super) async fn stream(
     }
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
         shared.violation("tts: the body is not JSON");
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "not JSON".into());
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            "not JSON".into(),
+        );
     };
     let Some(text) = request["text"].as_str().map(str::to_owned) else {
         shared.violation("tts: no text in the body");
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "text required".into());
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_body",
+            "text required".into(),
+        );
     };
     let model_id = request["model_id"].as_str().map(str::to_owned);
     if model_id.is_none() {

@@ -118,7 +118,12 @@ fn twilio_error(status: StatusCode, code: u32, message: &str) -> Response {
         "more_info": format!("https://www.twilio.com/docs/errors/{code}"),
         "status": status.as_u16(),
     });
-    (status, [(header::CONTENT_TYPE, "application/json")], body.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 async fn hangup(
@@ -141,7 +146,11 @@ async fn hangup(
         return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
     }
     let Some(call_sid) = call.strip_suffix(".json").map(str::to_owned) else {
-        return twilio_error(StatusCode::NOT_FOUND, 20404, "The requested resource was not found");
+        return twilio_error(
+            StatusCode::NOT_FOUND,
+            20404,
+            "The requested resource was not found",
+        );
     };
     if body.as_ref() != b"Status=completed" {
         return twilio_error(StatusCode::BAD_REQUEST, 21218, "Invalid Status");
@@ -153,7 +162,11 @@ async fn hangup(
             call_sid,
             status: 500,
         });
-        return twilio_error(StatusCode::INTERNAL_SERVER_ERROR, 20500, "Internal Server Error");
+        return twilio_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            20500,
+            "Internal Server Error",
+        );
     }
     state.hangups.push(HangupRequest {
         call_sid: call_sid.clone(),
@@ -168,6 +181,10 @@ async fn hangup(
         "status": "completed",
         "direction": "inbound",
     });
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json")], resource.to_string())
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        resource.to_string(),
+    )
         .into_response()
 }

@@ -49,6 +49,9 @@ pub struct ServeArgs {
     /// Record every call into this directory (one stereo WAV per CallSid: caller left, agent right).
     #[arg(long)]
     pub record: Option<PathBuf>,
+    /// Play every call live through ffplay (needs ffplay installed).
+    #[arg(long, env = "VOICE_MONITOR", value_parser = clap::builder::FalseyValueParser::new())]
+    pub monitor: bool,
     /// End a stream that sends nothing for this many seconds.
     #[arg(long, default_value_t = 15.0)]
     pub idle_timeout: f64,
@@ -126,6 +129,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
         tts: args.tts,
         script,
         record_dir: args.record.clone(),
+        monitor: args.monitor,
         server,
         observer: Some(Observer::logging(scripted)),
         rest,
