@@ -18,7 +18,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use vr_mock::{MockStt, Script};
-use vr_session::{ShutdownReport, SttProvider, VoiceSession};
+use vr_session::{ShutdownReport, SttProvider, TurnLatency, VoiceSession};
 use vr_twilio::rest::TwilioRestClient;
 use vr_twilio::server::{Bot, RestCallEnder, ServerConfig, SessionFactory, VoiceServer};
 
@@ -118,6 +118,7 @@ pub enum AppError {
 #[derive(Debug, Clone)]
 pub struct App {
     server: VoiceServer,
+    latency: Arc<TurnLatency>,
     injectors: Option<Arc<Injectors>>,
     recorder: Option<Recorder>,
 }
@@ -162,13 +163,15 @@ impl App {
                 )
             }
         };
-        let sessions = with_recording(sessions, recorder.clone());
+        let latency = Arc::new(TurnLatency::default());
+        let sessions = with_latency(with_recording(sessions, recorder.clone()), latency.clone());
         let mut server = VoiceServer::new(config.server, bot, sessions);
         if let Some(rest) = config.rest {
             server = server.with_call_ender(Arc::new(RestCallEnder(rest)));
         }
         Ok(Self {
             server,
+            latency,
             injectors,
             recorder,
         })
@@ -179,10 +182,15 @@ impl App {
         &self.server
     }
 
+    /// The runtime's own delays on a turn, across every call (also on `/metrics`).
+    pub fn latency(&self) -> &Arc<TurnLatency> {
+        &self.latency
+    }
+
     /// Every route: `/voice`, `/voice/{route}`, `/incoming`, `/status`, `/healthz`,
     /// `/metrics`, and `/test/inject[/{key}]` with the mock recogniser.
     pub fn router(&self) -> Router {
-        let server = self.server.clone();
+        let (server, latency) = (self.server.clone(), self.latency.clone());
         let mut router = self
             .server
             .router()
@@ -190,7 +198,7 @@ impl App {
             .route(
                 "/metrics",
                 get(move || {
-                    let body = crate::metrics::render(&server);
+                    let body = crate::metrics::render(&server, &latency);
                     async move {
                         ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], body)
                             .into_response()
@@ -251,6 +259,14 @@ fn demo_sessions(
         session.set_stt_secondary_factory(secondary.clone());
         session
     }))
+}
+
+fn with_latency(sessions: SessionFactory, latency: Arc<TurnLatency>) -> SessionFactory {
+    Arc::new(move || {
+        let session = sessions();
+        session.update_config(|c| c.latency = Some(latency.clone()));
+        session
+    })
 }
 
 fn with_recording(sessions: SessionFactory, recorder: Option<Recorder>) -> SessionFactory {

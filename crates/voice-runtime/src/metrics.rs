@@ -6,14 +6,16 @@
 
 use std::fmt::Write as _;
 
+use vr_session::TurnLatency;
+use vr_session::latency::HistogramSnapshot;
 use vr_twilio::server::VoiceServer;
 use vr_twilio::stream::IgnoreReason;
 
 /// The Prometheus content type.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Renders every metric of `server` (and of the current tokio runtime).
-pub fn render(server: &VoiceServer) -> String {
+/// Renders every metric of `server`, the turn latencies and the current tokio runtime's tasks.
+pub fn render(server: &VoiceServer, latency: &TurnLatency) -> String {
     let stats = server.stats();
     let mut out = String::with_capacity(2048);
     let mut gauge = |name: &str, help: &str, value: u64| {
@@ -83,7 +85,40 @@ pub fn render(server: &VoiceServer) -> String {
             stats.ignored(*reason)
         );
     }
+    for (name, help, histogram) in [
+        (
+            "vr_turn_commit_to_event_seconds",
+            "A committed transcript from the recogniser to the bot's event.",
+            &latency.commit_to_event,
+        ),
+        (
+            "vr_turn_speak_to_first_byte_seconds",
+            "A speak request to the provider's first audio byte.",
+            &latency.speak_to_first_byte,
+        ),
+        (
+            "vr_turn_first_byte_to_first_frame_seconds",
+            "The provider's first audio byte to the first frame handed to the transport.",
+            &latency.first_byte_to_first_frame,
+        ),
+    ] {
+        write_histogram(&mut out, name, help, &histogram.snapshot());
+    }
     out
+}
+
+fn write_histogram(out: &mut String, name: &str, help: &str, h: &HistogramSnapshot) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+    for (bound, cumulative) in &h.buckets {
+        let le = bound.map_or_else(|| "+Inf".to_owned(), |d| format!("{}", d.as_secs_f64()));
+        let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+    }
+    let _ = writeln!(
+        out,
+        "{name}_sum {}\n{name}_count {}",
+        h.sum.as_secs_f64(),
+        h.count
+    );
 }
 
 fn reason_label(reason: IgnoreReason) -> String {

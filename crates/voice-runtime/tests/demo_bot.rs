@@ -88,5 +88,29 @@ async fn the_demo_bot_greets_echoes_answers_keys_yields_to_barge_in_and_says_goo
     assert!(report.counters.marks_echoed >= 6, "{:?}", report.counters);
     assert_eq!(report.counters.protocol_errors, 0);
     assert_eq!(lines.last(), Some(&Line::BotHungUp));
+
+    // The turn latencies and counters reached /metrics.
+    let metrics = reqwest::get(format!("{}/metrics", server.http()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{name} missing in\n{metrics}"))
+    };
+    assert_eq!(value("vr_turn_commit_to_event_seconds_count"), 4.0);
+    assert!(value("vr_turn_speak_to_first_byte_seconds_count") >= 6.0);
+    assert!(value("vr_turn_first_byte_to_first_frame_seconds_count") >= 6.0);
+    assert_eq!(
+        value("vr_frames_in_total"),
+        report.counters.frames_sent as f64
+    );
+    assert!(value("vr_frames_out_total") >= report.counters.media_received as f64);
+    assert_eq!(value("vr_live_calls"), 0.0);
+    assert_eq!(value("vr_streams_opened_total"), 1.0);
     server.stop().await;
 }

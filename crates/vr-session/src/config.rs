@@ -1,9 +1,11 @@
 //! What a session needs to run a call: factories, callbacks and queue sizes.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::hooks::Hooks;
 use crate::inbound::DEFAULT_INBOUND_FRAMES;
+use crate::latency::TurnLatency;
 use crate::stt::SttFactory;
 
 /// Default outbound queue: one second of 20 ms frames before producers wait.
@@ -30,6 +32,8 @@ pub struct SessionConfig {
     pub event_capacity: usize,
     /// Bound on stopping the speech-to-text provider.
     pub stt_stop_timeout: Duration,
+    /// Server-wide histograms this call's turn latencies are recorded into.
+    pub latency: Option<Arc<TurnLatency>>,
 }
 
 impl Default for SessionConfig {
@@ -42,6 +46,7 @@ impl Default for SessionConfig {
             outbound_frames: DEFAULT_OUTBOUND_FRAMES,
             event_capacity: DEFAULT_EVENT_CAPACITY,
             stt_stop_timeout: STT_STOP_TIMEOUT,
+            latency: None,
         }
     }
 }
@@ -58,6 +63,7 @@ impl std::fmt::Debug for SessionConfig {
             .field("inbound_frames", &self.inbound_frames)
             .field("outbound_frames", &self.outbound_frames)
             .field("event_capacity", &self.event_capacity)
+            .field("latency", &self.latency.is_some())
             .finish()
     }
 }

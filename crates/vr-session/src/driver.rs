@@ -123,6 +123,16 @@ fn route(core: &CallCore, ev: SourcedSttEvent) {
         return;
     }
     let now = Instant::now();
+    if kind == TranscriptKind::Committed {
+        let delay = now.saturating_duration_since(ev.at);
+        tracing::trace!(
+            commit_to_event_us = delay.as_micros() as u64,
+            "transcript routed"
+        );
+        if let Some(latency) = &core.config().latency {
+            latency.commit_to_event.record(delay);
+        }
+    }
     let (in_window, playing) = {
         let st = core.state();
         (st.clock.in_echo_window(now), st.clock.is_playing(now))

@@ -40,6 +40,7 @@ mod error;
 mod events;
 mod hooks;
 mod inbound;
+pub mod latency;
 mod marks;
 mod metrics;
 mod outbound;
@@ -69,6 +70,7 @@ pub use hooks::{DisconnectHook, Hooks, SttReadyHook, TextHook};
 pub use inbound::{
     AudioReceiver, AudioSender, DEFAULT_INBOUND_FRAMES, PushOutcome, TryRecvError, audio_channel,
 };
+pub use latency::TurnLatency;
 pub use marks::{DEFAULT_MARK_TIMEOUT, MarkOutcome, PendingMark, TTS_MARK_TIMEOUT, logical_name};
 pub use metrics::MetricsSnapshot;
 pub use outbound::Outbound;

@@ -54,6 +54,8 @@ pub struct SourcedSttEvent {
     pub source: SttSource,
     /// What it reported.
     pub event: SttEvent,
+    /// When the provider reported it.
+    pub at: tokio::time::Instant,
 }
 
 /// Where a provider reports events. Cheap to clone; never blocks.
@@ -106,6 +108,7 @@ impl SttEventSink {
             .try_send(SourcedSttEvent {
                 source: self.source,
                 event,
+                at: tokio::time::Instant::now(),
             })
             .is_ok();
         if !sent {

@@ -219,6 +219,7 @@ impl Utterance {
         if let Some(d) = first_frame {
             self.call.core.metrics.first_frame(d);
         }
+        self.record_latency(first_frame);
         SpeakOutcome {
             text: self.text.clone(),
             heard: self.heard_text(),
@@ -229,6 +230,25 @@ impl Utterance {
                 first_byte: self.first_byte,
                 first_frame,
             },
+        }
+    }
+
+    /// Logs the utterance's timings and adds them to the server's histograms.
+    fn record_latency(&self, first_frame: Option<Duration>) {
+        let Some(first_byte) = self.first_byte else {
+            return;
+        };
+        let to_frame = first_frame.map(|f| f.saturating_sub(first_byte));
+        tracing::debug!(
+            speak_to_first_byte_us = first_byte.as_micros() as u64,
+            first_byte_to_first_frame_us = to_frame.map(|d| d.as_micros() as u64),
+            "utterance timings"
+        );
+        if let Some(latency) = &self.call.core.config().latency {
+            latency.speak_to_first_byte.record(first_byte);
+            if let Some(d) = to_frame {
+                latency.first_byte_to_first_frame.record(d);
+            }
         }
     }
 

@@ -19,7 +19,8 @@
 //!   drop-oldest, the first overflow reported as `audio_buffer_overflow`) and replayed on the
 //!   new socket at no more than 4× real time.
 //! - **Ownership**: `stop()` ends the provider's task (bounded), closes the socket with a
-//!   normal close, and nothing is started after it.
+//!   normal close (or drops it at once when a send is stuck on a service that stopped
+//!   reading), and nothing is started after it.
 //!
 //! The echo gate, the discard window and the tee live in `vr-session`; providers pass every
 //! transcript on (stripped, empty ones dropped).

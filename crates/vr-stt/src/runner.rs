@@ -13,7 +13,9 @@
 //! - a terminal fault goes to the sink once and ends the task;
 //! - a planned refresh (ElevenLabs after long speaking) reconnects at once, with the backoff
 //!   loop as fallback;
-//! - cancellation (stop) closes the socket normally and ends the task, wherever it is.
+//! - cancellation (stop) closes the socket normally and ends the task, wherever it is; a send
+//!   stuck on a socket the service no longer reads is abandoned at once (no close handshake
+//!   can get through it) rather than held until the send timeout.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -88,6 +90,9 @@ pub(crate) enum Control {
 #[derive(Debug)]
 enum ConnEnd {
     Stopped,
+    /// Stopped while a send was waiting on a backed-up socket: no close handshake can get
+    /// through, so the socket is dropped at once.
+    Abandoned,
     /// Audio is over, everything was sent, and the socket went away: nothing left to do.
     Finished,
     Fault {
@@ -95,6 +100,15 @@ enum ConnEnd {
         planned: bool,
     },
     Terminal(String),
+}
+
+/// Why a send did not complete.
+#[derive(Debug)]
+enum SendError {
+    /// `stop()` was asked for while the send waited.
+    Stopped,
+    /// The send failed, or stalled past the send timeout (a reconnect-class fault).
+    Failed(String),
 }
 
 /// The outcome of one connection attempt.
@@ -223,6 +237,13 @@ impl<P: Protocol> Runner<P> {
                     );
                     return;
                 }
+                ConnEnd::Abandoned => {
+                    info!(
+                        provider = self.name,
+                        "stt stopped during a stuck send; socket dropped without a close"
+                    );
+                    return;
+                }
                 ConnEnd::Finished => {
                     ws::close(&mut ws, "end of audio", self.settings.close_timeout, true).await;
                     info!(provider = self.name, "stt finished: audio ended");
@@ -278,18 +299,22 @@ impl<P: Protocol> Runner<P> {
     async fn drive(&mut self, ws: &mut Ws) -> ConnEnd {
         self.end_sent = false;
         for message in self.protocol.opening() {
-            if let Err(reason) = self.send(ws, message).await {
-                return ConnEnd::Fault {
-                    reason,
-                    planned: false,
-                };
+            match self.send(ws, message).await {
+                Ok(()) => {}
+                Err(SendError::Stopped) => return ConnEnd::Abandoned,
+                Err(SendError::Failed(reason)) => {
+                    return ConnEnd::Fault {
+                        reason,
+                        planned: false,
+                    };
+                }
             }
         }
         loop {
             if !self.audio_open && self.feed.is_empty() && !self.end_sent {
                 for message in self.protocol.end_of_audio() {
-                    if let Err(reason) = self.send(ws, message).await {
-                        return self.fault(reason);
+                    if let Err(e) = self.send(ws, message).await {
+                        return self.send_failed(e);
                     }
                 }
                 self.end_sent = true;
@@ -326,8 +351,8 @@ impl<P: Protocol> Runner<P> {
                         Step::Continue => {}
                         Step::Send(messages) => {
                             for message in messages {
-                                if let Err(reason) = self.send(ws, message).await {
-                                    return self.fault(reason);
+                                if let Err(e) = self.send(ws, message).await {
+                                    return self.send_failed(e);
                                 }
                             }
                         }
@@ -339,9 +364,9 @@ impl<P: Protocol> Runner<P> {
                 () = sleep_until(ready_at.unwrap_or_else(Instant::now)), if ready_at.is_some() => {
                     if let Some(frame) = self.feed.pop_ready(Instant::now()) {
                         for message in self.protocol.audio(&frame) {
-                            if let Err(reason) = self.send(ws, message).await {
+                            if let Err(e) = self.send(ws, message).await {
                                 self.hold_front(frame);
-                                return self.fault(reason);
+                                return self.send_failed(e);
                             }
                         }
                         self.counters.frames_sent.fetch_add(1, Ordering::Relaxed);
@@ -368,11 +393,25 @@ impl<P: Protocol> Runner<P> {
         }
     }
 
-    async fn send(&mut self, ws: &mut Ws, message: Message) -> Result<(), String> {
-        match tokio::time::timeout(self.settings.send_timeout, ws.send(message)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(format!("send failed: {e}")),
-            Err(_) => Err(format!("send stalled for {:?}", self.settings.send_timeout)),
+    fn send_failed(&self, error: SendError) -> ConnEnd {
+        match error {
+            SendError::Stopped => ConnEnd::Abandoned,
+            SendError::Failed(reason) => self.fault(reason),
+        }
+    }
+
+    /// Sends one message, bounded by the send timeout. Races `stop()`: a send blocked on a
+    /// socket the service no longer reads must not hold the task until the timeout.
+    async fn send(&mut self, ws: &mut Ws, message: Message) -> Result<(), SendError> {
+        let timeout = self.settings.send_timeout;
+        tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => Err(SendError::Stopped),
+            sent = tokio::time::timeout(timeout, ws.send(message)) => match sent {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(SendError::Failed(format!("send failed: {e}"))),
+                Err(_) => Err(SendError::Failed(format!("send stalled for {timeout:?}"))),
+            },
         }
     }
 

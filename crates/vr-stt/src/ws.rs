@@ -184,6 +184,15 @@ pub(crate) fn secret_header(value: &str) -> Result<http::HeaderValue, String> {
     Ok(v)
 }
 
+/// `text` with every occurrence of `secret` replaced by `<redacted>`: a service may echo the
+/// credential it refused in an error message, and those messages are logged.
+pub(crate) fn redact(text: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        return text.to_owned();
+    }
+    text.replace(secret, "<redacted>")
+}
+
 /// Turns an `http(s)`/`ws(s)` base URL into its websocket form.
 pub(crate) fn to_ws_url(base: &str) -> Result<url::Url, String> {
     let mut url = url::Url::parse(base.trim()).map_err(|e| format!("invalid URL {base:?}: {e}"))?;
@@ -249,6 +258,15 @@ mod tests {
     #[test]
     fn tls_config_builds_with_an_explicit_provider() {
         assert!(tls_config().is_ok());
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        assert_eq!(
+            redact("Invalid API key: sk_1 (sk_1)", "sk_1"),
+            "Invalid API key: <redacted> (<redacted>)"
+        );
+        assert_eq!(redact("no key", ""), "no key");
     }
 
     #[test]

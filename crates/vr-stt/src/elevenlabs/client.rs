@@ -234,6 +234,8 @@ impl Protocol for ElevenLabsProtocol {
                 class,
             } => {
                 let name = protocol::canonical_error_name(&message_type).to_owned();
+                // The service may echo the key it refused; its text is logged.
+                let message = ws::redact(&message, &self.config.api_key);
                 return match class {
                     ErrorClass::Reconnect => Step::Reconnect(format!("{name}: {message}")),
                     ErrorClass::Terminal => {
@@ -263,7 +265,7 @@ impl Protocol for ElevenLabsProtocol {
             Some(f) => Step::Reconnect(format!(
                 "closed by the service ({} {})",
                 u16::from(f.code),
-                f.reason.as_str()
+                ws::redact(f.reason.as_str(), &self.config.api_key)
             )),
             None => Step::Reconnect("socket dropped".into()),
         }

@@ -33,6 +33,9 @@ pub enum Plan {
     Drop,
     /// Keep the TCP connection open and never answer.
     Hang,
+    /// Complete the websocket handshake, then stop listening: every later connection is
+    /// refused by the operating system (a server that will not take the client back).
+    AcceptThenClose,
 }
 
 /// What the client sent in its upgrade request.
@@ -105,6 +108,15 @@ impl Fake {
     /// Listens on 127.0.0.1; connection `i` follows `plan(i)`.
     pub async fn start(plan: impl Fn(usize) -> Plan + Send + Sync + 'static) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        Self::start_on(listener, plan)
+    }
+
+    /// Serves on an existing listener (e.g. one with special socket options); connection `i`
+    /// follows `plan(i)`.
+    pub fn start_on(
+        listener: TcpListener,
+        plan: impl Fn(usize) -> Plan + Send + Sync + 'static,
+    ) -> Self {
         let addr = listener.local_addr().expect("addr");
         let attempts = Arc::new(AtomicUsize::new(0));
         let (tx, conns) = mpsc::unbounded_channel();
@@ -130,7 +142,7 @@ impl Fake {
                             let _ = tokio_tungstenite::accept_hdr_async(stream, reject).await;
                         });
                     }
-                    Plan::Accept => {
+                    plan @ (Plan::Accept | Plan::AcceptThenClose) => {
                         let tx = tx.clone();
                         tokio::spawn(async move {
                             let mut upgrade = Upgrade::default();
@@ -155,6 +167,10 @@ impl Fake {
                                 let _ = tx.send(Conn { index, upgrade, ws });
                             }
                         });
+                        if plan == Plan::AcceptThenClose {
+                            // Dropping the listener: later connects are refused.
+                            return;
+                        }
                     }
                 }
             }
