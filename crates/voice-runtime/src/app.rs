@@ -78,6 +78,9 @@ pub struct AppConfig {
     pub rest: Option<TwilioRestClient>,
     /// With the mock synthesiser: milliseconds of audio per character (default 60).
     pub mock_tts_ms_per_char: Option<u32>,
+    /// With the mock synthesiser: relay every spoken text to this peer server's
+    /// `/test/inject` (the original's text relay, for bot-to-bot calls over `TRANSPORT=mock`).
+    pub mock_tts_relay: Option<String>,
 }
 
 impl Default for AppConfig {
@@ -94,6 +97,7 @@ impl Default for AppConfig {
             observer: None,
             rest: None,
             mock_tts_ms_per_char: None,
+            mock_tts_relay: None,
         }
     }
 }
@@ -146,13 +150,18 @@ impl App {
         let (bot, sessions): (Arc<dyn Bot>, SessionFactory) = match config.bot {
             BotKind::Echo => (Arc::new(EchoBot), EchoBot::sessions()),
             BotKind::Demo => {
-                let tts: Arc<dyn vr_session::TtsProvider> =
-                    match (config.tts, config.mock_tts_ms_per_char) {
-                        (TtsKind::Mock, Some(ms)) => {
-                            Arc::new(vr_mock::MockTts::new().with_ms_per_char(ms))
-                        }
-                        (kind, _) => create_tts_with(kind, lookup.as_ref())?,
-                    };
+                let tts: Arc<dyn vr_session::TtsProvider> = if config.tts == TtsKind::Mock {
+                    let mut tts = vr_mock::MockTts::new();
+                    if let Some(ms) = config.mock_tts_ms_per_char {
+                        tts = tts.with_ms_per_char(ms);
+                    }
+                    if let Some(peer) = &config.mock_tts_relay {
+                        tts = tts.with_relay(vr_mock::TextRelay::new(peer));
+                    }
+                    Arc::new(tts)
+                } else {
+                    create_tts_with(config.tts, lookup.as_ref())?
+                };
                 let mut bot = DemoBot::new(tts);
                 if let Some(observer) = config.observer.clone() {
                     bot = bot.with_observer(observer);

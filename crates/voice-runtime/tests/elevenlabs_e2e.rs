@@ -195,7 +195,8 @@ async fn a_partial_transcript_while_the_bot_speaks_clears_its_playback() {
 
     // The greeting has been synthesised and is playing: the caller starts to talk.
     assert!(
-        fake.wait_for(|log| log.tts.first().is_some_and(|r| r.finished) && !log.stt.is_empty())
+        fake.wait_for(|log| log.tts.first().is_some_and(|r| r.finished)
+            && log.stt.first().is_some_and(|c| c.started))
             .await,
         "the greeting was never synthesised"
     );

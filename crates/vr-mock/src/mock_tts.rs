@@ -207,6 +207,11 @@ pub fn synthesize(text: &str, ms_per_char: u32) -> Vec<u8> {
     out
 }
 
+/// Attempts of one relayed text while the peer answers 404 (its call not live yet).
+const RELAY_ATTEMPTS: u32 = 30;
+/// Wait between those attempts.
+const RELAY_RETRY: Duration = Duration::from_millis(100);
+
 /// Relays spoken text to a peer's inject route, the original's text relay (B118, B168).
 ///
 /// Each text is POSTed as `{"text": …}` with a 10 s timeout from a spawned task (the callback
@@ -287,8 +292,22 @@ impl TextRelay {
             let relay = relay.clone();
             let text = text.to_owned();
             rt.spawn(async move {
-                if let Err(e) = relay.send(&text).await {
-                    tracing::warn!(url = %relay.inject_url(), "text relay failed: {e}");
+                // The peer's call may not be up yet when this bot first speaks (both sides of a
+                // bridge connect at once): a 404 is retried for a short while.
+                for attempt in 1..=RELAY_ATTEMPTS {
+                    match relay.send(&text).await {
+                        Ok(()) => return,
+                        Err(e)
+                            if e.status() == Some(reqwest::StatusCode::NOT_FOUND)
+                                && attempt < RELAY_ATTEMPTS =>
+                        {
+                            tokio::time::sleep(RELAY_RETRY).await;
+                        }
+                        Err(e) => {
+                            tracing::warn!(url = %relay.inject_url(), "text relay failed: {e}");
+                            return;
+                        }
+                    }
                 }
             });
         })

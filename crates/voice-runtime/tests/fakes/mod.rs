@@ -86,6 +86,8 @@ pub struct SttConnection {
     pub commits_received: usize,
     /// Speech segments detected in the audio.
     pub segments: usize,
+    /// Whether `session_started` went out (from then on, pushed transcripts reach it).
+    pub started: bool,
     /// Server messages sent after `session_started`, as JSON text.
     pub sent: Vec<String>,
     /// Whether the connection has ended.

@@ -91,6 +91,7 @@ async fn session(shared: Arc<Shared>, index: usize, mut socket: WebSocket) {
     {
         return finish(&shared, index);
     }
+    shared.log().stt[index].started = true;
     if index == 0 && shared.behaviour.stt_auth_error_first {
         let error = json!({
             "message_type": "auth_error",

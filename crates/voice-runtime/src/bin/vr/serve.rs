@@ -49,6 +49,10 @@ pub struct ServeArgs {
     /// Record every call into this directory (one stereo WAV per CallSid: caller left, agent right).
     #[arg(long)]
     pub record: Option<PathBuf>,
+    /// With --tts mock: relay everything the bot says to this peer server's /test/inject, so
+    /// two servers can talk bot-to-bot over TRANSPORT=mock (e.g. http://127.0.0.1:8081).
+    #[arg(long, value_name = "URL")]
+    pub relay_to: Option<String>,
     /// Play every call live through ffplay (needs ffplay installed).
     #[arg(long, env = "VOICE_MONITOR", value_parser = clap::builder::FalseyValueParser::new())]
     pub monitor: bool,
@@ -134,6 +138,7 @@ pub async fn run(args: ServeArgs) -> Result<ExitCode, String> {
         observer: Some(Observer::logging(scripted)),
         rest,
         mock_tts_ms_per_char: None,
+        mock_tts_relay: args.relay_to.clone(),
     };
     let app = App::build(config, Arc::new(|name: &str| std::env::var(name).ok()))
         .map_err(|e| e.to_string())?;
