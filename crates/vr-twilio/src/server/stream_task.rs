@@ -215,7 +215,11 @@ async fn pump(
     let config = &server.inner.config;
     let call_sid = link.info().and_then(|i| i.call_sid);
     let mut buf = String::with_capacity(512);
-    let mut idle_deadline = Instant::now() + config.idle_timeout;
+    // One timer for the whole call, re-armed only when it fires early: creating a timer per
+    // message would cost a timer-wheel insert and removal on every frame.
+    let mut last_activity = Instant::now();
+    let idle = tokio::time::sleep(config.idle_timeout);
+    tokio::pin!(idle);
     let mut hangup: Option<HangupFuture> = None;
     let mut close_deadline: Option<Instant> = None;
     let mut hanging_up = false;
@@ -233,7 +237,7 @@ async fn pump(
                     Some(Ok(msg)) => msg,
                     _ => return Ending { reason: remote(hanging_up, DisconnectReason::TransportClosed), close_socket: false },
                 };
-                idle_deadline = Instant::now() + config.idle_timeout;
+                last_activity = Instant::now();
                 let event = match msg {
                     Message::Text(text) => proto.handle_text(text.as_str()),
                     Message::Binary(data) => proto.handle_binary(data.len()),
@@ -302,7 +306,12 @@ async fn pump(
                 tracing::warn!("Twilio did not close the stream after the REST hang-up; closing it");
                 return Ending { reason: DisconnectReason::HangupRequested, close_socket: true };
             }
-            _ = tokio::time::sleep_until(idle_deadline) => {
+            () = &mut idle => {
+                let deadline = last_activity + config.idle_timeout;
+                if deadline > Instant::now() {
+                    idle.as_mut().reset(deadline);
+                    continue;
+                }
                 server.inner.stats.idle_timeouts.fetch_add(1, Ordering::Relaxed);
                 return Ending { reason: DisconnectReason::IdleTimeout, close_socket: true };
             }
