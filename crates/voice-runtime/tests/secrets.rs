@@ -349,8 +349,8 @@ async fn run(json: bool) {
         call_ids.call_sid.as_str(),
         failing_ids.call_sid.as_str(),
         "auth_error",
-        "401",
-        "signature",
+        "tts HTTP 401",
+        "bad Twilio signature",
         "signal received",
     ] {
         assert!(plain.contains(marker), "the logs never mention {marker:?}");

@@ -13,19 +13,21 @@ use tokio::time::{Instant, timeout_at};
 use vr_session::{SpeakOutcome, TtsError, Utterance};
 
 use crate::Timeouts;
-use crate::util::{error_chain, finish, halt, summarize_error_body};
+use crate::util::{error_chain, finish, halt, redact, summarize_error_body};
 
 /// Most error-body bytes read before summarising.
 const MAX_ERROR_BODY: usize = 8 * 1024;
 
 /// Sends `request` and streams its body into `utt`, then finishes the utterance.
 ///
-/// `provider` names the service in logs.
+/// `provider` names the service in logs. `secret` (the credential sent) is redacted from the
+/// provider's error bodies, which may echo it and end up in logs and error events.
 pub(crate) async fn stream_response(
     mut utt: Utterance,
     request: RequestBuilder,
     timeouts: Timeouts,
     provider: &'static str,
+    secret: &str,
 ) -> SpeakOutcome {
     let cancel = utt.cancel_token().clone();
     let ended = utt.call().ended_token();
@@ -45,7 +47,7 @@ pub(crate) async fn stream_response(
     let status = response.status();
     tracing::debug!(provider, %status, "tts response headers");
     if !status.is_success() {
-        let read = read_error_body(response, timeouts.stall);
+        let read = read_error_body(response, timeouts.stall, secret);
         let body = tokio::select! {
             biased;
             _ = cancel.cancelled() => return halt(utt),
@@ -114,8 +116,9 @@ fn send_error(e: &reqwest::Error) -> TtsError {
 }
 
 /// Reads (at most [`MAX_ERROR_BODY`] bytes of) an error response, each read bounded by
-/// `stall`, and summarises it. A body that cannot be read gives what was read so far.
-async fn read_error_body(mut response: Response, stall: Duration) -> String {
+/// `stall`, and summarises it with `secret` redacted. A body that cannot be read gives what
+/// was read so far.
+async fn read_error_body(mut response: Response, stall: Duration, secret: &str) -> String {
     let mut raw = Vec::new();
     while raw.len() < MAX_ERROR_BODY {
         match tokio::time::timeout(stall, response.chunk()).await {
@@ -124,5 +127,6 @@ async fn read_error_body(mut response: Response, stall: Duration) -> String {
         }
     }
     raw.truncate(MAX_ERROR_BODY);
-    summarize_error_body(&raw)
+    // Redacted before summarising, so truncation cannot leave part of the secret behind.
+    summarize_error_body(redact(&String::from_utf8_lossy(&raw), secret).as_bytes())
 }

@@ -62,6 +62,15 @@ pub(crate) async fn finish(utt: Utterance) -> SpeakOutcome {
     out
 }
 
+/// `text` with every occurrence of `secret` replaced by `<redacted>`: a provider may echo the
+/// credential it refused in its error message, and those messages are logged.
+pub(crate) fn redact(text: &str, secret: &str) -> String {
+    if secret.is_empty() {
+        return text.to_owned();
+    }
+    text.replace(secret, "<redacted>")
+}
+
 /// Summarises a provider's error body: ElevenLabs' `{"detail": {"status", "message"}}`, a
 /// validation `{"detail": [{"msg"}]}`, a top-level `message` / `error`, or else the raw text;
 /// truncated to [`MAX_ERROR_CHARS`].
@@ -128,6 +137,15 @@ fn summarize_json(v: &serde_json::Value) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_are_redacted() {
+        assert_eq!(
+            redact("Invalid API key: 'sk_123' was refused", "sk_123"),
+            "Invalid API key: '<redacted>' was refused"
+        );
+        assert_eq!(redact("nothing to hide", ""), "nothing to hide");
+    }
 
     #[test]
     fn elevenlabs_detail_is_kept() {

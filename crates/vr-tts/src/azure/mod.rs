@@ -116,6 +116,13 @@ impl TtsProvider for AzureTts {
             .header("X-Microsoft-OutputFormat", OUTPUT_FORMAT)
             .header(USER_AGENT, inner.user_agent.clone())
             .body(self.ssml(text));
-        stream_response(utt, request, inner.config.timeouts, "azure").await
+        stream_response(
+            utt,
+            request,
+            inner.config.timeouts,
+            "azure",
+            &inner.config.key,
+        )
+        .await
     }
 }

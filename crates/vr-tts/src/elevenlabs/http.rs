@@ -110,6 +110,6 @@ impl TtsProvider for ElevenLabsTts {
             .post(inner.url.clone())
             .header("xi-api-key", inner.key.clone())
             .json(&body);
-        stream_response(utt, request, config.timeouts, "elevenlabs").await
+        stream_response(utt, request, config.timeouts, "elevenlabs", &config.api_key).await
     }
 }
