@@ -105,10 +105,9 @@ async fn the_demo_bot_greets_echoes_answers_keys_yields_to_barge_in_and_says_goo
     assert_eq!(value("vr_turn_commit_to_event_seconds_count"), 4.0);
     assert!(value("vr_turn_speak_to_first_byte_seconds_count") >= 6.0);
     assert!(value("vr_turn_first_byte_to_first_frame_seconds_count") >= 6.0);
-    assert_eq!(
-        value("vr_frames_in_total"),
-        report.counters.frames_sent as f64
-    );
+    // Every caller frame arrived, but for the one or two in flight when the bot hung up.
+    let missing = report.counters.frames_sent as f64 - value("vr_frames_in_total");
+    assert!((0.0..=2.0).contains(&missing), "{missing} frames missing");
     assert!(value("vr_frames_out_total") >= report.counters.media_received as f64);
     assert_eq!(value("vr_live_calls"), 0.0);
     assert_eq!(value("vr_streams_opened_total"), 1.0);
