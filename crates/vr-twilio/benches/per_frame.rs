@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use tokio::runtime::Runtime;
 use vr_session::{
     AudioReceiver, CallInfo, DisconnectReason, Outbound, SttError, SttEventSink, SttProvider,
     TransportLink, VoiceSession,

@@ -374,8 +374,11 @@ fn write_connect(w: &mut Writer<Vec<u8>>, c: &ConnectStream) -> Result<(), Twiml
 }
 
 fn validate_stream_url(url: &str) -> Result<(), TwimlError> {
-    let lower = url.get(..6).unwrap_or("").to_ascii_lowercase();
-    if !(lower.starts_with("wss://") || lower.starts_with("ws://")) {
+    // Compared without slicing at a fixed byte offset, which may fall inside a character.
+    let websocket = ["wss://", "ws://"]
+        .iter()
+        .any(|scheme| crate::urls::strip_prefix_ignore_case(url, scheme).is_some());
+    if !websocket {
         return Err(TwimlError::InvalidStreamUrl("scheme must be wss (or ws)"));
     }
     if url.contains(['?', '#']) {

@@ -291,6 +291,26 @@ fn stream_url_must_be_websocket_without_query() {
     }
 }
 
+/// Fuzz finding (`fuzz/regressions/webhook/twiml_non_ascii_after_ws_scheme`): a non-ASCII
+/// character right after `ws://` made the scheme check slice inside the character and refuse
+/// a valid stream URL.
+#[test]
+fn non_ascii_host_after_ws_scheme_is_accepted() {
+    for base in [
+        "http://\u{d3}::1",
+        "https://ÄÖ.example",
+        "ws://é",
+        "WSS://日本.example",
+    ] {
+        let url = stream_url(base).unwrap();
+        let xml = Response::new()
+            .connect(ConnectStream::new(url.clone()))
+            .to_xml()
+            .unwrap_or_else(|e| panic!("{base}: {e}"));
+        assert!(xml.contains(&url), "{xml}");
+    }
+}
+
 #[test]
 fn fits_inline_twiml_limit() {
     let xml = routed_stream_twiml("https://bot.example.com", "abcdef0123456789").unwrap();
