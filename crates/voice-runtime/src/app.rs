@@ -17,6 +17,7 @@ use axum::Router;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use vr_mock::{MockStt, Script};
 use vr_session::{ShutdownReport, SttProvider, TurnLatency, VoiceSession};
 use vr_twilio::rest::TwilioRestClient;
@@ -255,9 +256,13 @@ fn demo_sessions(
     let injectors = injectors.unwrap_or_default();
     Ok(Arc::new(move || {
         let session = VoiceSession::new();
-        let call = session.call();
+        // Weak: the factory lives in the call's own config.
+        let call = session.call().downgrade();
         let (script, injectors) = (script.clone(), injectors.clone());
         session.set_stt_factory(Some(Arc::new(move || {
+            let call = call
+                .upgrade()
+                .ok_or_else(|| vr_session::SttError::Other("the call has ended".into()))?;
             let stt = match &script {
                 Some(script) => MockStt::with_script(script.clone()),
                 None => MockStt::new(),
@@ -303,6 +308,12 @@ pub async fn serve(
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let router = app.router();
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    // Media frames are small and latency-bound: never let Nagle hold one back behind an ACK.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY");
+        }
+    });
     let mut server = tokio::spawn(async move {
         axum::serve(listener, service)
             .with_graceful_shutdown(async move {
@@ -334,4 +345,54 @@ pub async fn serve(
 
 fn flatten(result: Result<std::io::Result<()>, tokio::task::JoinError>) -> std::io::Result<()> {
     result.map_err(std::io::Error::other)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vr_session::{CallInfo, DisconnectReason};
+
+    /// Runs one call on a session from `sessions` and checks that nothing keeps its core alive
+    /// afterwards (a factory or tap holding a strong handle would leak every call).
+    async fn call_is_freed(sessions: SessionFactory) {
+        let session = sessions();
+        let weak = session.call().downgrade();
+        let link = session
+            .attach(CallInfo {
+                stream_sid: "MZ1".into(),
+                call_sid: Some("CA1".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        link.push_inbound(bytes::Bytes::from_static(&[0xFF; 160]));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        link.close(DisconnectReason::RemoteStop).await;
+        drop(session);
+        for _ in 0..100 {
+            if weak.upgrade().is_none() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the call's core is still alive after the call ended: a reference cycle");
+    }
+
+    #[tokio::test]
+    async fn no_call_outlives_its_session() {
+        call_is_freed(EchoBot::sessions()).await;
+        let lookup: SharedLookup = Arc::new(|_: &str| None);
+        let config = AppConfig {
+            script: Some(Script::from_lines(["hello"])),
+            ..AppConfig::default()
+        };
+        let injectors = Arc::new(Injectors::default());
+        call_is_freed(demo_sessions(&config, &lookup, Some(injectors.clone())).unwrap()).await;
+        assert!(injectors.is_empty());
+        let dir = std::env::temp_dir().join(format!("vr-app-test-{}", std::process::id()));
+        let recorder = Recorder::new(&dir).unwrap();
+        call_is_freed(with_recording(EchoBot::sessions(), Some(recorder.clone()))).await;
+        assert!(recorder.finish(Duration::from_secs(5)).await);
+        assert!(dir.join("CA1.wav").exists());
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio_util::task::TaskTracker;
 use vr_codec::mixer::{FfplaySink, Mixer, MixerHandle, MixerSink, WavSink};
 use vr_codec::wav::WavLayout;
-use vr_session::{AudioTap, CallHandle};
+use vr_session::{AudioTap, CallHandle, WeakCallHandle};
 
 /// Longest accepted SID (Twilio's are 34 characters).
 const MAX_SID_LEN: usize = 64;
@@ -61,7 +61,7 @@ impl Recorder {
     /// The file is opened on the first audio frame, once the call's SID is known.
     pub fn tap_for(&self, call: CallHandle) -> Arc<dyn AudioTap> {
         Arc::new(CallRecording {
-            call,
+            call: call.downgrade(),
             recorder: self.clone(),
             mixer: OnceLock::new(),
         })
@@ -82,7 +82,8 @@ pub fn is_safe_sid(sid: &str) -> bool {
 }
 
 struct CallRecording {
-    call: CallHandle,
+    /// Weak: the tap lives in the call it records.
+    call: WeakCallHandle,
     recorder: Recorder,
     mixer: OnceLock<Option<MixerHandle>>,
 }
@@ -93,7 +94,8 @@ impl CallRecording {
     }
 
     fn open(&self) -> Option<MixerHandle> {
-        let info = self.call.info()?;
+        let call = self.call.upgrade()?;
+        let info = call.info()?;
         let mut sinks: Vec<Box<dyn MixerSink>> = Vec::new();
         let mut path = None;
         if let Some(dir) = &self.recorder.dir {
@@ -134,7 +136,7 @@ impl CallRecording {
             }
         };
         tracing::info!(path = %path, "recording the call");
-        let (call, finishing) = (self.call.clone(), mixer.clone());
+        let finishing = mixer.clone();
         self.recorder.tracker.spawn(async move {
             call.wait_disconnected().await;
             finishing.shutdown().await;

@@ -29,11 +29,38 @@ pub struct CallHandle {
     pub(crate) session_generation: Arc<AtomicU64>,
 }
 
+/// A [`CallHandle`] that does not keep its call alive ([`CallHandle::downgrade`]).
+#[derive(Clone, Debug)]
+pub struct WeakCallHandle {
+    core: std::sync::Weak<CallCore>,
+    session_generation: Arc<AtomicU64>,
+}
+
+impl WeakCallHandle {
+    /// The handle, while the call still exists.
+    pub fn upgrade(&self) -> Option<CallHandle> {
+        Some(CallHandle::new(
+            self.core.upgrade()?,
+            self.session_generation.clone(),
+        ))
+    }
+}
+
 impl CallHandle {
     pub(crate) fn new(core: Arc<CallCore>, session_generation: Arc<AtomicU64>) -> Self {
         Self {
             core,
             session_generation,
+        }
+    }
+
+    /// A handle that does not keep the call alive: for things the call itself owns (its STT
+    /// factory, its audio tap) that need to reach it, where a strong handle would be a
+    /// reference cycle and leak every call.
+    pub fn downgrade(&self) -> WeakCallHandle {
+        WeakCallHandle {
+            core: Arc::downgrade(&self.core),
+            session_generation: self.session_generation.clone(),
         }
     }
 

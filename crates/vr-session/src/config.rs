@@ -10,8 +10,9 @@ use crate::stt::SttFactory;
 
 /// Default outbound queue: one second of 20 ms frames before producers wait.
 pub const DEFAULT_OUTBOUND_FRAMES: usize = 50;
-/// Default bot event buffer before a slow reader starts skipping.
-pub const DEFAULT_EVENT_CAPACITY: usize = 1024;
+/// Default bot event buffer before a slow reader starts skipping. Its slots are allocated
+/// with the call (about 200 bytes each), so it is kept small: a bot reads events as they come.
+pub const DEFAULT_EVENT_CAPACITY: usize = 64;
 /// How long stopping a speech-to-text provider may take before it is abandoned.
 pub const STT_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 

@@ -57,7 +57,7 @@ mod tts;
 mod utterance;
 
 pub use blocking::BlockingCall;
-pub use call::CallHandle;
+pub use call::{CallHandle, WeakCallHandle};
 pub use config::{
     DEFAULT_EVENT_CAPACITY, DEFAULT_OUTBOUND_FRAMES, STT_STOP_TIMEOUT, SessionConfig,
 };

@@ -26,9 +26,13 @@ impl EchoBot {
     pub fn sessions() -> SessionFactory {
         Arc::new(|| {
             let session = VoiceSession::new();
-            let call = session.call();
+            // Weak: the factory lives in the call's own config.
+            let call = session.call().downgrade();
             session.set_stt_factory(Some(Arc::new(move || {
-                Ok(Box::new(EchoStt::new(call.clone())) as Box<dyn SttProvider>)
+                let call = call
+                    .upgrade()
+                    .ok_or_else(|| SttError::Other("the call has ended".into()))?;
+                Ok(Box::new(EchoStt::new(call)) as Box<dyn SttProvider>)
             })));
             session
         })
