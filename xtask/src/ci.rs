@@ -50,6 +50,38 @@ pub fn run(args: &[String]) -> Result<(), String> {
         )
     });
     stages.push(Stage::new(
+        "load smoke",
+        900,
+        "cargo",
+        &[
+            "xtask",
+            "load",
+            "--calls",
+            "50",
+            "--seconds",
+            "10",
+            "--check",
+            "--profile",
+            "dev",
+        ],
+    ));
+    stages.push(Stage::new(
+        "soak",
+        900,
+        "cargo",
+        &[
+            "xtask",
+            "soak",
+            "--minutes",
+            "1",
+            "--calls",
+            "20",
+            "--check",
+            "--profile",
+            "dev",
+        ],
+    ));
+    stages.push(Stage::new(
         "doctests",
         600,
         "cargo",

@@ -136,6 +136,39 @@ impl Metrics {
     }
 }
 
+impl Metrics {
+    /// The upper bound (in the histogram's unit) of the bucket holding quantile `q` of the
+    /// histogram `name` (`{name}_bucket{le="…"}` series); `None` without samples or when the
+    /// quantile lies in the +Inf bucket.
+    pub fn histogram_quantile(&self, name: &str, q: f64) -> Option<f64> {
+        let prefix = format!("{name}_bucket{{le=\"");
+        let mut buckets: Vec<(f64, f64)> = self
+            .series
+            .iter()
+            .filter_map(|(key, v)| {
+                let le = key.strip_prefix(&prefix)?.strip_suffix("\"}")?;
+                let le = if le == "+Inf" {
+                    f64::INFINITY
+                } else {
+                    le.parse().ok()?
+                };
+                Some((le, *v))
+            })
+            .collect();
+        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let count = buckets.last()?.1;
+        if count <= 0.0 {
+            return None;
+        }
+        let rank = (q * count).ceil().max(1.0);
+        buckets
+            .iter()
+            .find(|(_, cumulative)| *cumulative >= rank)
+            .map(|(le, _)| *le)
+            .filter(|le| le.is_finite())
+    }
+}
+
 /// Fetches and parses `/metrics`.
 pub async fn scrape(addr: SocketAddr) -> Result<Metrics, String> {
     let (status, body) = http_get(addr, "/metrics", Duration::from_secs(5)).await?;
@@ -148,6 +181,17 @@ pub async fn scrape(addr: SocketAddr) -> Result<Metrics, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn histogram_quantiles_are_bucket_bounds() {
+        let m = Metrics::parse(
+            "h_bucket{le=\"0.001\"} 90\nh_bucket{le=\"0.01\"} 99\nh_bucket{le=\"+Inf\"} 100\n",
+        );
+        assert_eq!(m.histogram_quantile("h", 0.5), Some(0.001));
+        assert_eq!(m.histogram_quantile("h", 0.99), Some(0.01));
+        assert_eq!(m.histogram_quantile("h", 1.0), None);
+        assert_eq!(m.histogram_quantile("other", 0.5), None);
+    }
 
     #[test]
     fn parses_prometheus_text() {

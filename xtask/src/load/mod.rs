@@ -543,6 +543,19 @@ async fn measure(
                 .and_then(|e| e.metric("vr_runtime_alive_tasks")),
             tasks_end: end.metric("vr_runtime_alive_tasks"),
             live_calls_steady: steady_end.as_ref().and_then(|e| e.metric("vr_live_calls")),
+            turn_p99_ms: {
+                let p99 = |name: &str| {
+                    end.metrics
+                        .as_ref()
+                        .and_then(|m| m.histogram_quantile(name, 0.99))
+                        .map(|s| s * 1000.0)
+                };
+                report::TurnP99 {
+                    commit_to_event: p99("vr_turn_commit_to_event_seconds"),
+                    speak_to_first_byte: p99("vr_turn_speak_to_first_byte_seconds"),
+                    first_byte_to_first_frame: p99("vr_turn_first_byte_to_first_frame_seconds"),
+                }
+            },
             exit,
         },
         generator: GeneratorFigures {

@@ -117,6 +117,9 @@ pub struct ServerFigures {
     pub tasks_end: Option<f64>,
     /// `vr_live_calls` in the steady window.
     pub live_calls_steady: Option<f64>,
+    /// p99 upper bounds (ms) of the runtime's own turn delays, from the server's histograms:
+    /// committed transcript → bot event, speak → first TTS byte, first TTS byte → first frame.
+    pub turn_p99_ms: TurnP99,
     /// How the server process ended.
     pub exit: Option<String>,
 }
@@ -161,6 +164,17 @@ pub struct FloodFigures {
     pub sent_per_s: f64,
     /// Echoed frames per second received.
     pub echoed_per_s: f64,
+}
+
+/// p99 bucket bounds of the turn-latency histograms, in milliseconds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TurnP99 {
+    /// Committed transcript → the bot's event.
+    pub commit_to_event: Option<f64>,
+    /// Speak request → first TTS byte.
+    pub speak_to_first_byte: Option<f64>,
+    /// First TTS byte → first frame handed to the transport.
+    pub first_byte_to_first_frame: Option<f64>,
 }
 
 /// The pass rule's verdict.
@@ -333,6 +347,16 @@ impl LoadReport {
             opt(v.rss_kib_end),
             optf(v.rss_kib_per_call, 1)
         );
+        let t = &v.turn_p99_ms;
+        if t.speak_to_first_byte.is_some() || t.commit_to_event.is_some() {
+            let _ = writeln!(
+                s,
+                "  turn p99   commit->event <= {} ms, speak->first byte <= {} ms, first byte->first frame <= {} ms (histogram bucket bounds)",
+                optf(t.commit_to_event, 3),
+                optf(t.speak_to_first_byte, 3),
+                optf(t.first_byte_to_first_frame, 3)
+            );
+        }
         let _ = writeln!(
             s,
             "  server     tasks baseline {}, steady {}, end {}; {}",

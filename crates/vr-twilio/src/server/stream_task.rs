@@ -8,8 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures_util::stream::{SplitSink, SplitStream};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use tokio::time::Instant;
 use tracing::Instrument;
 use vr_session::{CallInfo, DisconnectReason, Outbound, TransportLink};
@@ -19,8 +18,6 @@ use crate::stream::{
     IgnoreReason, Ignored, StartInfo, StreamEvent, StreamLimits, StreamState, Track,
 };
 
-type Sink = SplitSink<WebSocket, Message>;
-type Source = SplitStream<WebSocket>;
 type HangupFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 
 /// Server-wide counters, readable for metrics and tests.
@@ -86,12 +83,14 @@ struct Ending {
 pub(crate) async fn run(server: VoiceServer, socket: WebSocket, route: Option<String>) {
     let stats = &server.inner.stats;
     stats.streams_opened.fetch_add(1, Ordering::Relaxed);
-    let (mut sink, mut source) = socket.split();
+    // Not split: a split socket puts a lock between reader and writer on every frame, and the
+    // loop below never reads and writes at the same time anyway.
+    let mut socket = socket;
     let mut proto = StreamState::new(StreamLimits {
         max_message_bytes: server.inner.config.max_message_bytes,
     });
-    if let Some(start) = await_start(&server, &mut sink, &mut source, &mut proto).await {
-        carry_call(&server, sink, source, proto, start, route).await;
+    if let Some(start) = await_start(&server, &mut socket, &mut proto).await {
+        carry_call(&server, socket, proto, start, route).await;
     }
     stats.streams_closed.fetch_add(1, Ordering::Relaxed);
 }
@@ -99,14 +98,13 @@ pub(crate) async fn run(server: VoiceServer, socket: WebSocket, route: Option<St
 /// Reads until `start`; `None` when the peer left, stopped, or stayed silent too long.
 async fn await_start(
     server: &VoiceServer,
-    sink: &mut Sink,
-    source: &mut Source,
+    socket: &mut WebSocket,
     proto: &mut StreamState,
 ) -> Option<StartInfo> {
     // One deadline for the whole wait: pings or junk before `start` do not keep it alive.
     let deadline = Instant::now() + server.inner.config.idle_timeout;
     loop {
-        let msg = match tokio::time::timeout_at(deadline, source.next()).await {
+        let msg = match tokio::time::timeout_at(deadline, socket.next()).await {
             Err(_) => {
                 server
                     .inner
@@ -114,7 +112,7 @@ async fn await_start(
                     .idle_timeouts
                     .fetch_add(1, Ordering::Relaxed);
                 tracing::info!("stream sent nothing within the idle timeout; closing");
-                close(sink).await;
+                close(socket).await;
                 return None;
             }
             Ok(None | Some(Err(_))) => return None,
@@ -157,8 +155,7 @@ fn call_info(start: &StartInfo, route: Option<&str>) -> CallInfo {
 
 async fn carry_call(
     server: &VoiceServer,
-    mut sink: Sink,
-    mut source: Source,
+    mut socket: WebSocket,
     mut proto: StreamState,
     start: StartInfo,
     route: Option<String>,
@@ -172,7 +169,7 @@ async fn carry_call(
         Ok(link) => link,
         Err(e) => {
             tracing::warn!(error = %e, "cannot attach the stream to its session");
-            close(&mut sink).await;
+            close(&mut socket).await;
             return;
         }
     };
@@ -182,16 +179,16 @@ async fn carry_call(
         session.clone(),
     ) else {
         link.close(DisconnectReason::Shutdown).await;
-        close(&mut sink).await;
+        close(&mut socket).await;
         return;
     };
     let span = link.span().clone();
     let mut bot = tokio::spawn(inner.bot.run(link.call()).instrument(span.clone()));
-    let ending = pump(server, &mut sink, &mut source, &mut proto, &link)
+    let ending = pump(server, &mut socket, &mut proto, &link)
         .instrument(span.clone())
         .await;
     if ending.close_socket {
-        close(&mut sink).await;
+        close(&mut socket).await;
     }
     link.close(ending.reason).await;
     if tokio::time::timeout(inner.config.bot_grace, &mut bot)
@@ -207,8 +204,7 @@ async fn carry_call(
 /// REST-first hang-up, and the idle timeout.
 async fn pump(
     server: &VoiceServer,
-    sink: &mut Sink,
-    source: &mut Source,
+    socket: &mut WebSocket,
     proto: &mut StreamState,
     link: &TransportLink,
 ) -> Ending {
@@ -232,7 +228,7 @@ async fn pump(
     };
     loop {
         tokio::select! {
-            msg = source.next() => {
+            msg = socket.next() => {
                 let msg = match msg {
                     Some(Ok(msg)) => msg,
                     _ => return Ending { reason: remote(hanging_up, DisconnectReason::TransportClosed), close_socket: false },
@@ -284,7 +280,7 @@ async fn pump(
                 if built.is_err() {
                     continue;
                 }
-                if let Err(e) = sink.send(Message::Text(std::mem::take(&mut buf).into())).await {
+                if let Err(e) = socket.send(Message::Text(std::mem::take(&mut buf).into())).await {
                     // B101: a failed send ends the call cleanly.
                     return Ending { reason: DisconnectReason::SendFailed(e.to_string()), close_socket: false };
                 }
@@ -334,14 +330,14 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 /// Closes the socket with 1000, bounded so a dead peer cannot hold the task.
-async fn close(sink: &mut Sink) {
+async fn close(socket: &mut WebSocket) {
     let frame = CloseFrame {
         code: 1000,
         reason: "".into(),
     };
     let _ = tokio::time::timeout(
         Duration::from_secs(2),
-        sink.send(Message::Close(Some(frame))),
+        socket.send(Message::Close(Some(frame))),
     )
     .await;
 }
