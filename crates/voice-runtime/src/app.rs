@@ -1,5 +1,5 @@
 //! The server behind `vr serve`, as a library: the Twilio routes of
-//! [`VoiceServer`](vr_twilio::server::VoiceServer) with a built-in bot, plus `GET /healthz`,
+//! [`VoiceServer`] with a built-in bot, plus `GET /healthz`,
 //! `GET /metrics` and, when the recogniser is the mock, `POST /test/inject[/{key}]`.
 //!
 //! Mount [`App::router`] in your own axum app or serve it with [`serve`]; either way

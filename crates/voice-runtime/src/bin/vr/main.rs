@@ -1,5 +1,8 @@
 //! `vr`: run voice bots, simulate Twilio, place calls, convert audio.
 
+// Doc comments here are clap's `--help` text, where URLs must stay plain text.
+#![allow(rustdoc::bare_urls)]
+
 mod call;
 mod convert;
 mod demo;
