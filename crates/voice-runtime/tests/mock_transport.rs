@@ -76,10 +76,6 @@ async fn a_mock_call_bridges_two_servers_whose_bots_hear_each_other() {
     let report = call.wait().await.unwrap();
     assert_eq!(report.end, BridgeEnd::Stopped);
     assert!(report.a.counters.media_received > 0 && report.b.counters.media_received > 0);
-    assert!(
-        report.a.counters.clears + report.b.counters.clears > 0,
-        "the bots barge in on each other"
-    );
 }
 
 #[tokio::test]
