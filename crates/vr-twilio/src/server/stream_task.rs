@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use tokio::time::Instant;
 use tracing::Instrument;
 use vr_session::{CallInfo, DisconnectReason, Outbound, TransportLink};
@@ -73,6 +73,9 @@ impl ServerStats {
         }
     }
 }
+
+/// Outbound messages written before one flush.
+const MAX_BATCH: usize = 32;
 
 /// Why the loop ended, and whether we still have to close the socket.
 struct Ending {
@@ -253,39 +256,62 @@ async fn pump(
                 }
             }
             out = link.next_outbound() => {
-                buf.clear();
-                let mut media = false;
-                let built = match out {
-                    Some(Outbound::Media(audio)) => {
-                        media = true;
-                        proto.media(&audio, &mut buf)
-                    }
-                    Some(Outbound::Mark(name)) => proto.mark(&name, &mut buf),
-                    Some(Outbound::Clear) => proto.clear(&mut buf),
-                    Some(Outbound::Hangup) => {
-                        hanging_up = true;
-                        match (&server.inner.ender, &call_sid) {
-                            (Some(ender), Some(sid)) => {
-                                let ender = ender.clone();
-                                let sid = sid.clone();
-                                hangup = Some(Box::pin(async move { ender.end_call(&sid).await }));
-                                continue;
-                            }
-                            // B144: no REST possible, so close the stream ourselves.
-                            _ => return Ending { reason: DisconnectReason::HangupRequested, close_socket: true },
+                // Whatever else is already queued goes out with it: one flush (one syscall)
+                // for a burst of TTS frames instead of one per frame.
+                let mut out = out;
+                let mut batched = 0;
+                let mut ending = None;
+                loop {
+                    buf.clear();
+                    let mut media = false;
+                    let built = match out.take() {
+                        Some(Outbound::Media(audio)) => {
+                            media = true;
+                            proto.media(&audio, &mut buf)
                         }
+                        Some(Outbound::Mark(name)) => proto.mark(&name, &mut buf),
+                        Some(Outbound::Clear) => proto.clear(&mut buf),
+                        Some(Outbound::Hangup) => {
+                            hanging_up = true;
+                            match (&server.inner.ender, &call_sid) {
+                                (Some(ender), Some(sid)) => {
+                                    let ender = ender.clone();
+                                    let sid = sid.clone();
+                                    hangup = Some(Box::pin(async move { ender.end_call(&sid).await }));
+                                }
+                                // B144: no REST possible, so close the stream ourselves.
+                                _ => ending = Some(Ending { reason: DisconnectReason::HangupRequested, close_socket: true }),
+                            }
+                            break;
+                        }
+                        None => {
+                            ending = Some(Ending { reason: DisconnectReason::Other("ended by the session".into()), close_socket: true });
+                            break;
+                        }
+                    };
+                    if built.is_ok() {
+                        if let Err(e) = socket.feed(Message::Text(std::mem::take(&mut buf).into())).await {
+                            // B101: a failed send ends the call cleanly.
+                            return Ending { reason: DisconnectReason::SendFailed(e.to_string()), close_socket: false };
+                        }
+                        if media {
+                            server.inner.stats.frames_out.fetch_add(1, Ordering::Relaxed);
+                        }
+                        batched += 1;
                     }
-                    None => return Ending { reason: DisconnectReason::Other("ended by the session".into()), close_socket: true },
-                };
-                if built.is_err() {
-                    continue;
+                    if batched >= MAX_BATCH {
+                        break;
+                    }
+                    match link.try_next_outbound() {
+                        Some(next) => out = Some(next),
+                        None => break,
+                    }
                 }
-                if let Err(e) = socket.send(Message::Text(std::mem::take(&mut buf).into())).await {
-                    // B101: a failed send ends the call cleanly.
+                if let Err(e) = SinkExt::flush(socket).await {
                     return Ending { reason: DisconnectReason::SendFailed(e.to_string()), close_socket: false };
                 }
-                if media {
-                    server.inner.stats.frames_out.fetch_add(1, Ordering::Relaxed);
+                if let Some(ending) = ending {
+                    return ending;
                 }
             }
             result = poll_hangup(&mut hangup), if hangup.is_some() => {
