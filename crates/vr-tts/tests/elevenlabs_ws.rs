@@ -254,6 +254,42 @@ async fn a_service_error_message_is_service_cancelled() {
 }
 
 #[tokio::test]
+async fn a_service_error_or_close_echoing_the_key_never_carries_it() {
+    let (addr, _, _) = ws_once(|mut ws| async move {
+        let log = Mutex::new(Vec::new());
+        recv_until_eos(&mut ws, &log).await;
+        let err = json!({"message": "Invalid key test-key", "error": "invalid_api_key"});
+        ws.send(Message::text(err.to_string())).await.expect("send");
+        let _ = recv_json(&mut ws).await;
+    })
+    .await;
+    let mut rig = Rig::new(Echo::Immediately);
+    let out = bounded("speak", rig.call.speak(&provider(addr), "Hello")).await;
+    let why = format!("{:?}", out.error());
+    assert!(
+        why.contains("invalid_api_key") && !why.contains("test-key"),
+        "{why}"
+    );
+    rig.assert_failed_once(&out).await;
+    assert!(!rig.errors()[0].contains("test-key"));
+
+    let (addr, _, _) = ws_once(|mut ws| async move {
+        let log = Mutex::new(Vec::new());
+        recv_until_eos(&mut ws, &log).await;
+        let frame = CloseFrame {
+            code: CloseCode::Policy,
+            reason: "bad key test-key".into(),
+        };
+        let _ = ws.close(Some(frame)).await;
+    })
+    .await;
+    let mut rig = Rig::new(Echo::Immediately);
+    let out = bounded("speak", rig.call.speak(&provider(addr), "Hello")).await;
+    let why = format!("{:?}", out.error());
+    assert!(why.contains("1008") && !why.contains("test-key"), "{why}");
+}
+
+#[tokio::test]
 async fn a_close_or_drop_mid_utterance_is_a_failure() {
     // The service closes with an error code after some audio.
     let (addr, _, _) = ws_once(|mut ws| async move {

@@ -306,12 +306,12 @@ impl Protocol for AzureProtocol {
         match protocol::classify_close(code) {
             CloseClass::Reconnect => Step::Reconnect(format!(
                 "closed by the service ({code} {})",
-                frame.reason.as_str()
+                ws::redact(frame.reason.as_str(), &self.config.key)
             )),
             CloseClass::Terminal(reason) => {
                 warn!(
                     code,
-                    detail = frame.reason.as_str(),
+                    detail = ws::redact(frame.reason.as_str(), &self.config.key),
                     "azure closed the connection: {reason}"
                 );
                 Step::Terminal(reason)

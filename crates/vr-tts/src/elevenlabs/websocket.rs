@@ -344,6 +344,7 @@ impl Streamer<'_> {
                     self.complete = true;
                     return Ok(Received::Done);
                 }
+                let reason = crate::util::redact(&reason, &self.inner.config.api_key);
                 let why = format!("websocket closed by the service ({code}) {reason}");
                 return Err(Stop::Fail(if normal {
                     TtsError::StreamBroken(why.trim_end().to_owned())
@@ -361,8 +362,14 @@ impl Streamer<'_> {
         let value: Value = serde_json::from_str(text.as_str())
             .map_err(|e| Stop::Fail(TtsError::Protocol(format!("not JSON: {e}"))))?;
         if value.get("error").is_some_and(|e| !e.is_null()) {
+            // The service may echo the key in its error: redact before it is cut short.
+            let redacted: Value = serde_json::from_str(&crate::util::redact(
+                text.as_str(),
+                &self.inner.config.api_key,
+            ))
+            .unwrap_or(Value::Null);
             return Err(Stop::Fail(TtsError::ServiceCancelled(
-                summarize_error_json(&value),
+                summarize_error_json(&redacted),
             )));
         }
         let mut received = Received::More;
