@@ -283,7 +283,7 @@ async fn a_service_error_or_close_echoing_the_key_never_carries_it() {
         let _ = ws.close(Some(frame)).await;
     })
     .await;
-    let mut rig = Rig::new(Echo::Immediately);
+    let rig = Rig::new(Echo::Immediately);
     let out = bounded("speak", rig.call.speak(&provider(addr), "Hello")).await;
     let why = format!("{:?}", out.error());
     assert!(why.contains("1008") && !why.contains("test-key"), "{why}");
