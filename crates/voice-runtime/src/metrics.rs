@@ -81,7 +81,7 @@ pub fn render(server: &VoiceServer, latency: &TurnLatency) -> String {
         let _ = writeln!(
             out,
             "vr_ignored_frames_total{{reason=\"{}\"}} {}",
-            reason_label(*reason),
+            reason.as_str(),
             stats.ignored(*reason)
         );
     }
@@ -121,22 +121,6 @@ fn write_histogram(out: &mut String, name: &str, help: &str, h: &HistogramSnapsh
     );
 }
 
-fn reason_label(reason: IgnoreReason) -> String {
-    let debug = format!("{reason:?}");
-    let mut label = String::with_capacity(debug.len() + 4);
-    for (i, c) in debug.chars().enumerate() {
-        if c.is_ascii_uppercase() {
-            if i > 0 {
-                label.push('_');
-            }
-            label.push(c.to_ascii_lowercase());
-        } else if c.is_ascii_alphanumeric() {
-            label.push(c);
-        }
-    }
-    label
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,7 +128,7 @@ mod tests {
     #[test]
     fn reason_labels_are_snake_case() {
         for reason in IgnoreReason::ALL {
-            let label = reason_label(*reason);
+            let label = reason.as_str();
             assert!(!label.is_empty());
             assert!(
                 label

@@ -70,13 +70,7 @@ pub fn stream_url_from_twiml(twiml: &str) -> Option<String> {
 }
 
 fn to_ws(url: &str) -> String {
-    if let Some(rest) = url.strip_prefix("https://") {
-        format!("wss://{rest}")
-    } else if let Some(rest) = url.strip_prefix("http://") {
-        format!("ws://{rest}")
-    } else {
-        url.to_owned()
-    }
+    vr_twilio::urls::websocket_url(url).into_owned()
 }
 
 #[cfg(test)]

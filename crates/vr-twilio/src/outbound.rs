@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use vr_session::{CallRegistry, VoiceSession};
 
-use crate::rest::{ConfigError, RestError, TwilioConfig, TwilioRestClient};
+use crate::rest::{ConfigError, CreateCall, RestError, TwilioConfig, TwilioRestClient};
 use crate::urls::PublicUrlError;
 
 /// The status callback events requested for outbound calls.
@@ -85,13 +85,7 @@ impl OutboundDialer {
         session: &VoiceSession,
     ) -> Result<PlacedCall, OutboundError> {
         let token = route_token();
-        let mut request = self.config.outbound_call(to, Some(&token))?;
-        if self.status_callback {
-            let base = self.config.require_voice_stream_url()?;
-            request.status_callback = Some(status_callback_url(base)?);
-            request.status_callback_events = STATUS_EVENTS.map(str::to_owned).to_vec();
-            request.status_callback_method = Some("POST".to_owned());
-        }
+        let request = call_request(&self.config, to, Some(&token), self.status_callback)?;
         self.registry.register_route(&token, session.clone());
         match self.client.create_call(&request).await {
             Ok(call) => {
@@ -116,6 +110,28 @@ impl OutboundDialer {
     }
 }
 
+/// The create-call request of a bot call to `to` (B106 checks and order), streaming to
+/// `{VOICE_STREAM_URL}/voice` or `/voice/{route_token}`, with status callbacks to
+/// `{VOICE_STREAM_URL}/status` when `status_callback` is set.
+///
+/// # Errors
+/// Missing or invalid settings.
+pub fn call_request(
+    config: &TwilioConfig,
+    to: &str,
+    route_token: Option<&str>,
+    status_callback: bool,
+) -> Result<CreateCall, OutboundError> {
+    let mut request = config.outbound_call(to, route_token)?;
+    if status_callback {
+        let base = config.require_voice_stream_url()?;
+        request.status_callback = Some(status_callback_url(base)?);
+        request.status_callback_events = STATUS_EVENTS.map(str::to_owned).to_vec();
+        request.status_callback_method = Some("POST".to_owned());
+    }
+    Ok(request)
+}
+
 /// A fresh route token: 32 hex digits (unguessable, URL-safe).
 pub fn route_token() -> String {
     format!("{:032x}", rand::random::<u128>())
@@ -123,14 +139,7 @@ pub fn route_token() -> String {
 
 /// `{base as http(s)}/status`.
 fn status_callback_url(base: &str) -> Result<String, PublicUrlError> {
-    let http = if let Some(rest) = base.strip_prefix("wss://") {
-        format!("https://{rest}")
-    } else if let Some(rest) = base.strip_prefix("ws://") {
-        format!("http://{rest}")
-    } else {
-        base.to_owned()
-    };
-    crate::urls::public_url(&http, "/status")
+    crate::urls::public_url(&crate::urls::http_url(base), "/status")
 }
 
 #[cfg(test)]

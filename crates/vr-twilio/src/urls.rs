@@ -14,6 +14,18 @@ pub fn websocket_url(url: &str) -> Cow<'_, str> {
     }
 }
 
+/// Rewrites `wss://` to `https://` and `ws://` to `http://`, only at the start of `url`: the
+/// inverse of [`websocket_url`] (a status callback beside a stream URL, say).
+pub fn http_url(url: &str) -> Cow<'_, str> {
+    if let Some(rest) = strip_prefix_ignore_case(url, "wss://") {
+        Cow::Owned(format!("https://{rest}"))
+    } else if let Some(rest) = strip_prefix_ignore_case(url, "ws://") {
+        Cow::Owned(format!("http://{rest}"))
+    } else {
+        Cow::Borrowed(url)
+    }
+}
+
 /// The URL a request was addressed to, rebuilt from the configured public base (e.g.
 /// `https://bot.example.com`, optionally with a path prefix) and the request's path and query
 /// as the server saw them (e.g. `/voice/3f2c9a` or `/status?x=1`).
@@ -80,6 +92,17 @@ pub(crate) fn strip_prefix_ignore_case<'a>(s: &'a str, prefix: &str) -> Option<&
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_url_is_the_inverse_at_the_prefix_only() {
+        assert_eq!(
+            http_url("wss://h/voice?u=wss://x"),
+            "https://h/voice?u=wss://x"
+        );
+        assert_eq!(http_url("WS://h"), "http://h");
+        assert_eq!(http_url("https://h"), "https://h");
+        assert_eq!(websocket_url(&http_url("wss://h/a")), "wss://h/a");
+    }
 
     #[test]
     fn scheme_rewrite_only_at_prefix() {

@@ -62,15 +62,10 @@ impl ServerStats {
     }
     /// Inbound frames ignored, by reason.
     pub fn ignored(&self, reason: IgnoreReason) -> u64 {
-        IgnoreReason::ALL
-            .iter()
-            .position(|r| *r == reason)
-            .map_or(0, |i| self.ignored[i].load(Ordering::Relaxed))
+        self.ignored[reason.index()].load(Ordering::Relaxed)
     }
     fn count_ignored(&self, reason: IgnoreReason) {
-        if let Some(i) = IgnoreReason::ALL.iter().position(|r| *r == reason) {
-            self.ignored[i].fetch_add(1, Ordering::Relaxed);
-        }
+        self.ignored[reason.index()].fetch_add(1, Ordering::Relaxed);
     }
 }
 

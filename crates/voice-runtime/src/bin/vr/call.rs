@@ -64,20 +64,8 @@ pub async fn call(args: CallArgs) -> Result<ExitCode, String> {
         return Ok(ExitCode::SUCCESS);
     }
     let config = twilio()?;
-    let mut request = config
-        .outbound_call(&args.to, None)
+    let request = voice_runtime::twilio::outbound::call_request(&config, &args.to, None, true)
         .map_err(|e| e.to_string())?;
-    if let Some(base) = &config.voice_stream_url {
-        let http = base
-            .replacen("wss://", "https://", 1)
-            .replacen("ws://", "http://", 1);
-        if let Ok(url) = voice_runtime::twilio::urls::public_url(&http, "/status") {
-            request.status_callback = Some(url);
-            request.status_callback_events = voice_runtime::twilio::outbound::STATUS_EVENTS
-                .map(str::to_owned)
-                .to_vec();
-        }
-    }
     let client = config.rest_client().map_err(|e| e.to_string())?;
     let call = client
         .create_call(&request)
