@@ -72,6 +72,9 @@ async fn a_mock_call_bridges_two_servers_whose_bots_hear_each_other() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The texts travel over HTTP; give the audio (20 ms frames, played in real time) a
+    // moment to flow on both legs before hanging up.
+    tokio::time::sleep(Duration::from_secs(1)).await;
     call.stop();
     let report = call.wait().await.unwrap();
     assert_eq!(report.end, BridgeEnd::Stopped);
