@@ -46,14 +46,16 @@ pub mod mock_stt;
 pub mod mock_tts;
 pub mod script;
 pub mod simulator;
+pub mod synth;
 pub mod vad;
 
 pub use bridge::{Bridge, BridgeConfig, BridgeEnd, BridgeReport, BridgeSide, LegReport, Which};
 pub use mock_stt::{CommitSource, CommittedLine, InjectOutcome, MockStt, MockSttHandle};
-pub use mock_tts::{MockTts, OnSpoken, TextRelay, synthesize};
+pub use mock_tts::{MockTts, OnSpoken, TextRelay};
 pub use script::Script;
 pub use simulator::{
     CallEnd, CallerAction, Counters, SimIds, SimulationReport, SimulatorConfig, SimulatorError,
     StartAt, TimelineEntry, TimelineEvent, TwilioSimulator,
 };
+pub use synth::{Synth, synthesize};
 pub use vad::{Vad, VadConfig, VadEvent};

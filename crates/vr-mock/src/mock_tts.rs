@@ -3,8 +3,8 @@
 //! [`MockTts`] records every text it is asked to say and plays real μ-law audio through
 //! [`Utterance`], so its outcomes have exactly the real providers' semantics: empty text,
 //! ended calls and barge-in are handled the same way, the closing mark is awaited, and what
-//! was heard is computed from the play-out clock. The audio ([`synthesize`]) is a soft
-//! speech-like signal lasting about 60 ms per character.
+//! was heard is computed from the play-out clock. The audio ([`Synth`]) is a soft
+//! speech-like signal lasting about 60 ms per character, synthesised as it is delivered.
 
 use std::fmt;
 use std::panic::AssertUnwindSafe;
@@ -13,8 +13,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
-use vr_codec::{SAMPLE_RATE, mulaw};
+use vr_codec::SAMPLE_RATE;
 use vr_session::{CallHandle, Halt, SpeakOutcome, TtsProvider, Utterance};
+
+use crate::synth::Synth;
 
 /// A callback told each text the provider is asked to say.
 pub type OnSpoken = Arc<dyn Fn(&str) + Send + Sync>;
@@ -153,58 +155,28 @@ impl TtsProvider for MockTts {
         if let Some(t) = self.mark_timeout {
             utt = utt.with_mark_timeout(t);
         }
-        let audio = synthesize(text, self.ms_per_char);
+        // Synthesised chunk by chunk as it is delivered, like a streaming provider: no
+        // utterance is ever held whole in memory.
+        let mut synth = Synth::new(text, self.ms_per_char);
         let chunk_bytes = ((self.chunk.as_millis() as usize) * SAMPLE_RATE as usize / 1000).max(1);
-        for (i, chunk) in audio.chunks(chunk_bytes).enumerate() {
-            if i > 0 && !self.chunk_interval.is_zero() {
+        let mut chunk = Vec::with_capacity(chunk_bytes.min(synth.len()));
+        let mut first = true;
+        while synth.remaining() > 0 {
+            if !first && !self.chunk_interval.is_zero() {
                 let cancel = utt.cancel_token().clone();
                 tokio::select! {
                     _ = cancel.cancelled() => return utt.stop(Halt::Cancelled),
                     _ = tokio::time::sleep(self.chunk_interval) => {}
                 }
             }
-            if let Err(halt) = utt.push(chunk).await {
+            first = false;
+            synth.next_chunk(chunk_bytes, &mut chunk);
+            if let Err(halt) = utt.push(&chunk).await {
                 return utt.stop(halt);
             }
         }
         utt.finish().await
     }
-}
-
-/// Synthesises a soft speech-like signal for `text`: `ms_per_char` of audio per character,
-/// a 180–260 Hz voice with two harmonics under a syllable-rate (4 Hz) envelope, quieter on
-/// spaces and punctuation, as 8 kHz μ-law. Deterministic.
-pub fn synthesize(text: &str, ms_per_char: u32) -> Vec<u8> {
-    let chars: Vec<char> = text.chars().collect();
-    let per_char = (u64::from(ms_per_char.max(1)) * u64::from(SAMPLE_RATE) / 1000) as usize;
-    let total = per_char * chars.len();
-    let fade = (SAMPLE_RATE as usize / 100).min(total / 2); // 10 ms
-    let rate = f64::from(SAMPLE_RATE);
-    let mut phase = 0.0f64;
-    let mut out = Vec::with_capacity(total);
-    for n in 0..total {
-        let t = n as f64 / rate;
-        let c = chars[n / per_char.max(1)];
-        // Pitch glides slowly between 180 and 260 Hz, like intonation.
-        let f0 = 220.0 + 40.0 * (2.0 * std::f64::consts::PI * 0.7 * t).sin();
-        phase += 2.0 * std::f64::consts::PI * f0 / rate;
-        if phase > 2.0 * std::f64::consts::PI {
-            phase -= 2.0 * std::f64::consts::PI;
-        }
-        let voice = phase.sin() + 0.5 * (2.0 * phase).sin() + 0.25 * (3.0 * phase).sin();
-        let syllable = (std::f64::consts::PI * 4.0 * t).sin().abs();
-        let mut env = 0.35 + 0.65 * syllable;
-        if !c.is_alphanumeric() {
-            env *= 0.5;
-        }
-        let edge = n.min(total - 1 - n);
-        if edge < fade {
-            env *= edge as f64 / fade as f64;
-        }
-        let sample = 4000.0 * env * voice / 1.75;
-        out.push(mulaw::encode(sample as i16));
-    }
-    out
 }
 
 /// Attempts of one relayed text while the peer answers 404 (its call not live yet).
