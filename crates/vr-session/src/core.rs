@@ -83,6 +83,8 @@ pub(crate) struct CallCore {
     pub(crate) events: broadcast::Sender<SessionEvent>,
     pub(crate) metrics: CallMetrics,
     pub(crate) ended: CancellationToken,
+    /// Mirrors `ended` for the per-frame checks: a token's `is_cancelled` takes a lock.
+    ended_flag: AtomicBool,
     pub(crate) inbound_tx: AudioSender,
     pub(crate) inbound_rx: Mutex<Option<AudioReceiver>>,
     pub(crate) gate_changed: Notify,
@@ -126,6 +128,7 @@ impl CallCore {
             events,
             metrics: CallMetrics::default(),
             ended: CancellationToken::new(),
+            ended_flag: AtomicBool::new(false),
             inbound_tx,
             inbound_rx: Mutex::new(Some(inbound_rx)),
             gate_changed: Notify::new(),
@@ -169,7 +172,16 @@ impl CallCore {
     }
 
     pub(crate) fn is_ended(&self) -> bool {
-        self.ended.is_cancelled()
+        self.ended_flag.load(Ordering::Acquire)
+    }
+
+    /// The outbound queue's capacity, read without cloning the settings.
+    pub(crate) fn outbound_capacity(&self) -> usize {
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .outbound_frames
+            .max(1)
     }
 
     pub(crate) fn info(&self) -> Option<CallInfo> {
@@ -208,6 +220,8 @@ impl CallCore {
             if self.is_ended() {
                 return false;
             }
+            // Set under the state lock, like every read that decides on it.
+            self.ended_flag.store(true, Ordering::Release);
             self.ended.cancel();
             st.queue.clear();
             st.queued_media = 0;

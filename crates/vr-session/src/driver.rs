@@ -78,15 +78,15 @@ async fn route_until_ended(
             _ = core.ended.cancelled() => return,
         }
         let now = Instant::now();
-        let (playing, drained_at) = {
+        let (now_speaking, until) = {
             let st = core.state();
-            (st.clock.is_playing(now), st.clock.drained_at())
+            (st.clock.is_speaking(now), st.clock.speaking_until())
         };
-        if playing != speaking {
-            speaking = playing;
-            guarded("set_speaking", || provider.set_speaking(playing));
+        if now_speaking != speaking {
+            speaking = now_speaking;
+            guarded("set_speaking", || provider.set_speaking(speaking));
         }
-        deadline = if playing { drained_at } else { None };
+        deadline = if speaking { until } else { None };
     }
 }
 

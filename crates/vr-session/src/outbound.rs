@@ -49,7 +49,7 @@ impl CallCore {
                 if self.is_ended() {
                     return Err(SessionError::Disconnected);
                 }
-                if st.queued_media < self.config().outbound_frames.max(1) {
+                if st.queued_media < self.outbound_capacity() {
                     if let Some(item) = item.take() {
                         st.queue.push_back(item);
                     }
@@ -169,6 +169,7 @@ impl CallCore {
     /// Takes the next item without waiting, applying its effect on the play-out clock.
     pub(crate) fn take_outbound(&self, now: Instant) -> Option<Outbound> {
         let mut cleared_on_wire = Vec::new();
+        // Silent for longer than the speaking hold: the recogniser must hear that the bot speaks.
         let mut was_silent = false;
         let out = {
             let mut st = self.state();
@@ -205,7 +206,7 @@ impl CallCore {
                             let _ = probe.start_offset.set(st.clock.sent());
                             let _ = probe.first_frame_at.set(now);
                         }
-                        was_silent = !st.clock.is_playing(now);
+                        was_silent = !st.clock.is_speaking(now);
                         st.clock.on_sent(audio.len(), now);
                         self.metrics.frame_out(audio.len());
                         Some(Outbound::Media(audio))

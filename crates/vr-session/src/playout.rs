@@ -17,6 +17,12 @@ pub const BYTES_PER_SECOND: u64 = 8_000;
 /// original's `ECHO_DISCARD_WINDOW_S`).
 pub const ECHO_DISCARD_WINDOW: Duration = Duration::from_millis(400);
 
+/// How long the bot must have been silent before the recogniser is told it stopped speaking.
+/// Real-time audio (a relay, an echo, a provider streaming at play-out pace) leaves gaps of a
+/// few milliseconds between frames: those are jitter, not the end of speech, and following
+/// each one cost the call a timer and a wake-up per frame.
+pub const SPEAKING_HOLD: Duration = Duration::from_millis(100);
+
 /// Converts a byte count to play-out time.
 pub fn bytes_to_duration(bytes: u64) -> Duration {
     Duration::from_micros(bytes.saturating_mul(1_000_000) / BYTES_PER_SECOND)
@@ -98,6 +104,18 @@ impl PlayoutClock {
         self.remaining(now) > 0
     }
 
+    /// Until when the bot counts as speaking for the recogniser: play-out plus
+    /// [`SPEAKING_HOLD`].
+    pub fn speaking_until(&self) -> Option<Instant> {
+        self.end.map(|end| end + SPEAKING_HOLD)
+    }
+
+    /// Whether the recogniser should consider the bot speaking at `now` (see
+    /// [`SPEAKING_HOLD`]).
+    pub fn is_speaking(&self, now: Instant) -> bool {
+        self.speaking_until().is_some_and(|until| until > now)
+    }
+
     /// Whether a transcript arriving at `now` may be the bot's own echo: the bot is speaking,
     /// or stopped less than [`ECHO_DISCARD_WINDOW`] ago.
     pub fn in_echo_window(&self, now: Instant) -> bool {
@@ -159,6 +177,19 @@ mod tests {
         clock.on_mark_echo(offset, t0 + ms(900));
         assert_eq!(clock.played(t0 + ms(900)), 8_000);
         assert!(!clock.is_playing(t0 + ms(900)));
+    }
+
+    #[test]
+    fn speaking_outlasts_a_gap_between_real_time_frames() {
+        let t0 = Instant::now();
+        let mut clock = PlayoutClock::new();
+        assert!(!clock.is_speaking(t0));
+        clock.on_sent(160, t0);
+        assert!(!clock.is_playing(t0 + ms(23)));
+        assert!(clock.is_speaking(t0 + ms(23)));
+        assert!(clock.is_speaking(t0 + ms(119)));
+        assert!(!clock.is_speaking(t0 + ms(120)));
+        assert_eq!(clock.speaking_until(), Some(t0 + ms(120)));
     }
 
     #[test]

@@ -112,6 +112,10 @@ async fn a_mark_echo_ends_speaking_before_the_clock_would() {
     link.mark_echoed(mark.wire_name());
     settle().await;
     assert!(!call.is_speaking());
+    // The recogniser hears of it once the bot has been silent for the speaking hold.
+    assert_eq!(*probe.speaking.lock().unwrap(), vec![true]);
+    tokio::time::advance(vr_session::playout::SPEAKING_HOLD).await;
+    settle().await;
     assert_eq!(*probe.speaking.lock().unwrap(), vec![true, false]);
     assert_eq!(call.played_bytes(), 8_000);
     link.close(vr_session::DisconnectReason::RemoteStop).await;

@@ -121,6 +121,12 @@ pub struct Totals {
     pub frames_in_flight_at_hangup: u64,
     /// Echo latency (µs): echo arrival − send.
     pub echo_latency: Histogram,
+    /// The same, only echoes arriving in the steady window (all calls up, none ended yet).
+    pub echo_latency_steady: Histogram,
+    /// The same since the last progress line.
+    pub echo_latency_interval: Histogram,
+    /// Whether the steady window is open (set by the run's main loop).
+    pub steady: bool,
     /// Mark play-out error (µs): echo time − the time its audio finished playing.
     pub mark_error: Histogram,
     /// Send lag (µs): how late each frame left after its 20 ms slot (generator health).
@@ -415,7 +421,12 @@ impl Call<'_> {
                     }
                     match self.in_flight.front() {
                         Some((s, sent)) if *s == tag => {
-                            t.echo_latency.record((now - *sent).as_micros() as u64);
+                            let us = (now - *sent).as_micros() as u64;
+                            t.echo_latency.record(us);
+                            t.echo_latency_interval.record(us);
+                            if t.steady {
+                                t.echo_latency_steady.record(us);
+                            }
                             t.frames_echoed += 1;
                             self.in_flight.pop_front();
                         }

@@ -212,7 +212,12 @@ impl Progress {
             return;
         }
         let now = self.probe.quick();
-        let t = totals.borrow();
+        let mut t = totals.borrow_mut();
+        let echo = std::mem::take(&mut t.echo_latency_interval)
+            .percentile(99.0)
+            .map_or(String::new(), |us| {
+                format!(" | echo p99 {:.1} ms", us as f64 / 1000.0)
+            });
         let server = match (cpu_percent(&self.last, &now), now.proc) {
             (Some(c), Some(p)) => format!(
                 "server cpu {c:5.1}% rss {:6.1} MiB",
@@ -221,7 +226,7 @@ impl Progress {
             _ => "server n/a".to_owned(),
         };
         println!(
-            "[{:6.1} s] calls {}/{} live {} failed {} | frames sent {} echoed {} | {} | generator cpu {:5.1}%",
+            "[{:6.1} s] calls {}/{} live {} failed {} | frames sent {} echoed {}{} | {} | generator cpu {:5.1}%",
             self.started.elapsed().as_secs_f64(),
             t.connected,
             self.requested,
@@ -229,6 +234,7 @@ impl Progress {
             t.failed,
             t.frames_sent,
             t.frames_echoed,
+            echo,
             server,
             self_cpu_percent(&self.last, &now).unwrap_or(0.0),
         );
@@ -368,6 +374,7 @@ async fn measure(
     }
     let held = totals.borrow().live;
     let steady_start = probe.full().await;
+    totals.borrow_mut().steady = true;
     let steady_end_at = if opts.flood {
         flood_until - Duration::from_millis(100)
     } else {
@@ -386,6 +393,7 @@ async fn measure(
         ));
         None
     };
+    totals.borrow_mut().steady = false;
     let frames_at_end = totals.borrow().frames_sent;
     let echoed_at_end = totals.borrow().frames_echoed;
 
@@ -506,6 +514,7 @@ async fn measure(
             echo_unmatched: t.echo_unmatched,
         },
         echo_latency: t.echo_latency.summary_ms(),
+        echo_latency_steady: t.echo_latency_steady.summary_ms(),
         mark_error: t.mark_error.summary_ms(),
         send_lag: if opts.flood {
             None

@@ -203,6 +203,8 @@ pub struct LoadReport {
     pub frames: Frames,
     /// Echo latency (echo bot).
     pub echo_latency: Option<Percentiles>,
+    /// Echo latency in the steady window only (no connection ramp, no hang-ups).
+    pub echo_latency_steady: Option<Percentiles>,
     /// Mark play-out error.
     pub mark_error: Option<Percentiles>,
     /// How late frames left their 20 ms slot.
@@ -311,6 +313,7 @@ impl LoadReport {
         );
         for (name, p) in [
             ("echo", &self.echo_latency),
+            ("  steady", &self.echo_latency_steady),
             ("mark error", &self.mark_error),
             ("send lag", &self.send_lag),
         ] {

@@ -86,7 +86,9 @@ pub struct ServerConfig {
     pub rest_close_wait: Duration,
     /// How long a bot may run on after its call ended before it is cancelled.
     pub bot_grace: Duration,
-    /// Websocket read buffer in bytes (small: Media Streams messages are ~300 bytes).
+    /// Websocket read buffer in bytes (small: Media Streams messages are ~350 bytes, and the
+    /// websocket library zeroes up to this much before every read; 2 KiB still takes a burst
+    /// of several messages per read, where 1 KiB cut the flood rate by a third).
     pub read_buffer_bytes: usize,
     /// Websocket write buffer in bytes.
     pub write_buffer_bytes: usize,
@@ -103,7 +105,7 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(15),
             rest_close_wait: Duration::from_secs(5),
             bot_grace: Duration::from_secs(2),
-            read_buffer_bytes: 4 * 1024,
+            read_buffer_bytes: 2 * 1024,
             write_buffer_bytes: 4 * 1024,
         }
     }
