@@ -19,7 +19,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::serve::ListenerExt;
 use vr_mock::{MockStt, Script};
-use vr_session::{ShutdownReport, SttProvider, TurnLatency, VoiceSession};
+use vr_session::{ServerCounters, ShutdownReport, SttProvider, TurnLatency, VoiceSession};
 use vr_twilio::rest::TwilioRestClient;
 use vr_twilio::server::{Bot, RestCallEnder, ServerConfig, SessionFactory, VoiceServer};
 
@@ -124,6 +124,7 @@ pub enum AppError {
 pub struct App {
     server: VoiceServer,
     latency: Arc<TurnLatency>,
+    counters: Arc<ServerCounters>,
     injectors: Option<Arc<Injectors>>,
     recorder: Option<Recorder>,
 }
@@ -174,7 +175,12 @@ impl App {
             }
         };
         let latency = Arc::new(TurnLatency::default());
-        let sessions = with_latency(with_recording(sessions, recorder.clone()), latency.clone());
+        let counters = Arc::new(ServerCounters::default());
+        let sessions = with_server_metrics(
+            with_recording(sessions, recorder.clone()),
+            latency.clone(),
+            counters.clone(),
+        );
         let mut server = VoiceServer::new(config.server, bot, sessions);
         if let Some(rest) = config.rest {
             server = server.with_call_ender(Arc::new(RestCallEnder(rest)));
@@ -182,6 +188,7 @@ impl App {
         Ok(Self {
             server,
             latency,
+            counters,
             injectors,
             recorder,
         })
@@ -197,10 +204,19 @@ impl App {
         &self.latency
     }
 
+    /// Drops, errors by kind and call ends, across every call (also on `/metrics`).
+    pub fn counters(&self) -> &Arc<ServerCounters> {
+        &self.counters
+    }
+
     /// Every route: `/voice`, `/voice/{route}`, `/incoming`, `/status`, `/healthz`,
     /// `/metrics`, and `/test/inject[/{key}]` with the mock recogniser.
     pub fn router(&self) -> Router {
-        let (server, latency) = (self.server.clone(), self.latency.clone());
+        let (server, latency, counters) = (
+            self.server.clone(),
+            self.latency.clone(),
+            self.counters.clone(),
+        );
         let mut router = self
             .server
             .router()
@@ -208,7 +224,7 @@ impl App {
             .route(
                 "/metrics",
                 get(move || {
-                    let body = crate::metrics::render(&server, &latency);
+                    let body = crate::metrics::render(&server, &latency, &counters);
                     async move {
                         ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], body)
                             .into_response()
@@ -275,10 +291,17 @@ fn demo_sessions(
     }))
 }
 
-fn with_latency(sessions: SessionFactory, latency: Arc<TurnLatency>) -> SessionFactory {
+fn with_server_metrics(
+    sessions: SessionFactory,
+    latency: Arc<TurnLatency>,
+    counters: Arc<ServerCounters>,
+) -> SessionFactory {
     Arc::new(move || {
         let session = sessions();
-        session.update_config(|c| c.latency = Some(latency.clone()));
+        session.update_config(|c| {
+            c.latency = Some(latency.clone());
+            c.counters = Some(counters.clone());
+        });
         session
     })
 }

@@ -6,16 +6,18 @@
 
 use std::fmt::Write as _;
 
-use vr_session::TurnLatency;
+use vr_session::counters::END_REASONS;
 use vr_session::latency::HistogramSnapshot;
+use vr_session::{ErrorKind, ServerCounters, TurnLatency};
 use vr_twilio::server::VoiceServer;
 use vr_twilio::stream::IgnoreReason;
 
 /// The Prometheus content type.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-/// Renders every metric of `server`, the turn latencies and the current tokio runtime's tasks.
-pub fn render(server: &VoiceServer, latency: &TurnLatency) -> String {
+/// Renders every metric of `server`, the calls' turn latencies and counters, and the current
+/// tokio runtime's tasks.
+pub fn render(server: &VoiceServer, latency: &TurnLatency, counters: &ServerCounters) -> String {
     let stats = server.stats();
     let mut out = String::with_capacity(2048);
     let mut gauge = |name: &str, help: &str, value: u64| {
@@ -73,18 +75,32 @@ pub fn render(server: &VoiceServer, latency: &TurnLatency) -> String {
         "Requests refused for a missing or invalid X-Twilio-Signature.",
         stats.signature_rejections(),
     );
-    let _ = writeln!(
-        out,
-        "# HELP vr_ignored_frames_total Inbound websocket messages ignored, by reason.\n# TYPE vr_ignored_frames_total counter"
+    counter(
+        "vr_inbound_frames_dropped_total",
+        "Caller frames dropped (oldest first) because a call's recogniser fell behind.",
+        counters.inbound_dropped(),
     );
-    for reason in IgnoreReason::ALL {
-        let _ = writeln!(
-            out,
-            "vr_ignored_frames_total{{reason=\"{}\"}} {}",
-            reason.as_str(),
-            stats.ignored(*reason)
-        );
-    }
+    write_labelled(
+        &mut out,
+        ("vr_errors_total", "Errors on calls, by kind.", "kind"),
+        ErrorKind::ALL.map(|k| (k.as_str(), counters.errors(k))),
+    );
+    write_labelled(
+        &mut out,
+        ("vr_calls_ended_total", "Calls ended, by reason.", "reason"),
+        END_REASONS.map(|r| (r, counters.ended(r))),
+    );
+    write_labelled(
+        &mut out,
+        (
+            "vr_ignored_frames_total",
+            "Inbound websocket messages ignored, by reason.",
+            "reason",
+        ),
+        IgnoreReason::ALL
+            .iter()
+            .map(|r| (r.as_str(), stats.ignored(*r))),
+    );
     for (name, help, histogram) in [
         (
             "vr_turn_commit_to_event_seconds",
@@ -105,6 +121,18 @@ pub fn render(server: &VoiceServer, latency: &TurnLatency) -> String {
         write_histogram(&mut out, name, help, &histogram.snapshot());
     }
     out
+}
+
+/// One counter family with a label: `(name, help, label name)` and `(label value, count)`s.
+fn write_labelled<'a>(
+    out: &mut String,
+    (name, help, label): (&str, &str, &str),
+    values: impl IntoIterator<Item = (&'a str, u64)>,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+    for (value, count) in values {
+        let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {count}");
+    }
 }
 
 fn write_histogram(out: &mut String, name: &str, help: &str, h: &HistogramSnapshot) {

@@ -111,5 +111,18 @@ async fn the_demo_bot_greets_echoes_answers_keys_yields_to_barge_in_and_says_goo
     assert!(value("vr_frames_out_total") >= report.counters.media_received as f64);
     assert_eq!(value("vr_live_calls"), 0.0);
     assert_eq!(value("vr_streams_opened_total"), 1.0);
+    // One call, ended by the bot's hang-up; nothing dropped, no provider failed.
+    assert_eq!(
+        value("vr_calls_ended_total{reason=\"hangup_requested\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("vr_calls_ended_total{reason=\"transport_closed\"}"),
+        0.0
+    );
+    assert_eq!(value("vr_inbound_frames_dropped_total"), 0.0);
+    for kind in ["stt", "tts", "mark_timeout", "send_failed"] {
+        assert_eq!(value(&format!("vr_errors_total{{kind=\"{kind}\"}}")), 0.0);
+    }
     server.stop().await;
 }

@@ -219,6 +219,8 @@ impl CallHandle {
 
     /// Reports a text-to-speech failure to the bot (event and `on_error`).
     pub fn report_tts_error(&self, error: &str) {
+        self.core
+            .count(|c| c.count_error(crate::counters::ErrorKind::Tts));
         self.core.emit(SessionEvent::TtsError(error.to_owned()));
         crate::hooks::Hooks::text(&self.core.config().hooks.on_error, "on_error", error);
     }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::counters::ServerCounters;
 use crate::hooks::Hooks;
 use crate::inbound::DEFAULT_INBOUND_FRAMES;
 use crate::latency::TurnLatency;
@@ -35,6 +36,8 @@ pub struct SessionConfig {
     pub stt_stop_timeout: Duration,
     /// Server-wide histograms this call's turn latencies are recorded into.
     pub latency: Option<Arc<TurnLatency>>,
+    /// Server-wide counters this call's drops, errors and end are counted in.
+    pub counters: Option<Arc<ServerCounters>>,
 }
 
 impl Default for SessionConfig {
@@ -48,6 +51,7 @@ impl Default for SessionConfig {
             event_capacity: DEFAULT_EVENT_CAPACITY,
             stt_stop_timeout: STT_STOP_TIMEOUT,
             latency: None,
+            counters: None,
         }
     }
 }
@@ -65,6 +69,7 @@ impl std::fmt::Debug for SessionConfig {
             .field("outbound_frames", &self.outbound_frames)
             .field("event_capacity", &self.event_capacity)
             .field("latency", &self.latency.is_some())
+            .field("counters", &self.counters.is_some())
             .finish()
     }
 }

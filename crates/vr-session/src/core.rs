@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::SessionConfig;
+use crate::counters::ServerCounters;
 use crate::events::{CallInfo, DisconnectReason, SessionEvent};
 use crate::hooks::guarded;
 use crate::inbound::{AudioReceiver, AudioSender, audio_channel};
@@ -171,6 +172,18 @@ impl CallCore {
         self.tap.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// Runs `f` on the server-wide counters, when the session has them.
+    pub(crate) fn count(&self, f: impl FnOnce(&ServerCounters)) {
+        if let Some(counters) = &self
+            .config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .counters
+        {
+            f(counters);
+        }
+    }
+
     pub(crate) fn is_ended(&self) -> bool {
         self.ended_flag.load(Ordering::Acquire)
     }
@@ -252,6 +265,7 @@ impl CallCore {
             first_frame_ms = ?m.first_frame.first().map(|d| d.as_millis()),
             "call ended"
         );
+        self.count(|c| c.count_end(&reason));
         self.emit(SessionEvent::Disconnected(reason.clone()));
         if let Some(hook) = &self.config().hooks.on_disconnected {
             guarded("on_disconnected", || hook(&reason));

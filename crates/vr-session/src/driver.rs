@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 use crate::core::CallCore;
+use crate::counters::ErrorKind;
 use crate::events::{SessionEvent, SttSource, Transcript, TranscriptKind};
 use crate::hooks::{Hooks, guarded};
 use crate::inbound::AudioReceiver;
@@ -102,6 +103,7 @@ fn report_error(core: &CallCore, source: SttSource, error: &str) {
         let _g = core.span.enter();
         tracing::warn!(?source, error, "speech-to-text error");
     }
+    core.count(|c| c.count_error(ErrorKind::Stt));
     core.emit(SessionEvent::SttError {
         source,
         error: error.to_owned(),

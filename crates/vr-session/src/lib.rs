@@ -35,6 +35,7 @@ mod blocking;
 mod call;
 mod config;
 mod core;
+pub mod counters;
 mod driver;
 mod error;
 mod events;
@@ -62,6 +63,7 @@ pub use config::{
     DEFAULT_EVENT_CAPACITY, DEFAULT_OUTBOUND_FRAMES, STT_STOP_TIMEOUT, SessionConfig,
 };
 pub use core::CallPhase;
+pub use counters::{ErrorKind, ServerCounters};
 pub use error::SessionError;
 pub use events::{
     CallInfo, DisconnectReason, SessionEvent, SpeakTimings, SttSource, Transcript, TranscriptKind,

@@ -117,6 +117,7 @@ impl CallCore {
         if let Some(entry) = entry {
             let _g = self.span.enter();
             tracing::warn!(mark = %entry.name, wire_name, "mark not echoed in time");
+            self.count(|c| c.count_error(crate::counters::ErrorKind::MarkTimeout));
             self.resolve_mark(entry, MarkOutcome::TimedOut);
         }
     }

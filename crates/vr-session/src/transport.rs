@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::call::CallHandle;
 use crate::core::{CallCore, lock};
+use crate::counters::ServerCounters;
 use crate::events::{CallInfo, DisconnectReason, SessionEvent};
 use crate::hooks::Hooks;
 use crate::inbound::PushOutcome;
@@ -57,6 +58,7 @@ impl TransportLink {
         }
         if core.inbound_tx.push(frame) == PushOutcome::DroppedOldest {
             core.metrics.inbound_drop();
+            core.count(ServerCounters::count_inbound_drop);
             if !core.overflow_reported.swap(true, Ordering::Relaxed) {
                 let _g = core.span.enter();
                 tracing::warn!(
