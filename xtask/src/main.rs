@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Some("load") => load::run(rest),
         Some("fuzz") => fuzz::run(rest),
         Some("soak") => soak::run(rest),
+        Some(load::baseline::SUBCOMMAND) => load::baseline::run(rest),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             return ExitCode::SUCCESS;

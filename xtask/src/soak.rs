@@ -422,7 +422,14 @@ async fn soak(
     .map(|s| (*s).to_owned())
     .chain([script.display().to_string()])
     .collect();
-    let server = Server::start(bin, &args, None, target_dir().join("soak-server.log")).await?;
+    let server = Server::start(
+        bin,
+        "serve",
+        &args,
+        None,
+        target_dir().join("soak-server.log"),
+    )
+    .await?;
     println!(
         "vr serve (pid {}) on {}; log {}",
         server.pid,

@@ -5,6 +5,7 @@
 //! one task per call, one socket, pre-encoded messages patched per frame ([`call`],
 //! [`twilio`], [`ws`]).
 
+pub mod baseline;
 pub mod call;
 pub mod conversation;
 pub mod flood;
@@ -52,9 +53,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     let machine = Machine::detect();
     let mut notes = Vec::new();
-    let bin = match opts.url {
-        None => Some(server::build(opts.profile)?),
-        Some(_) => None,
+    let bin = match (&opts.url, opts.baseline) {
+        (Some(_), _) => None,
+        // The baseline server is this program itself (`xtask baseline-echo`).
+        (None, true) => Some(std::env::current_exe().map_err(|e| format!("current exe: {e}"))?),
+        (None, false) => Some(server::build(opts.profile)?),
     };
     let nofile = match sys::raise_nofile() {
         Ok(n) => Some(n),
@@ -264,11 +267,15 @@ async fn measure(
             (None, addr, path, opts.server_pid)
         }
         (None, Some(bin)) => {
-            let args = server_args(opts.bot)?;
+            let (subcommand, args, name) = if opts.baseline {
+                (baseline::SUBCOMMAND, Vec::new(), "baseline echo server")
+            } else {
+                ("serve", server_args(opts.bot)?, "vr serve")
+            };
             let log = target_dir().join("load-server.log");
-            let s = Server::start(bin, &args, setup.server_core, log).await?;
+            let s = Server::start(bin, subcommand, &args, setup.server_core, log).await?;
             println!(
-                "vr serve (pid {}) on {}; log {}",
+                "{name} (pid {}) on {}; log {}",
                 s.pid,
                 s.addr,
                 s.log.display()

@@ -123,6 +123,8 @@ pub struct LoadOptions {
     pub ramp: f64,
     /// Apply the CI pass rule.
     pub check: bool,
+    /// Measure the bare websocket echo server instead of `vr serve`.
+    pub baseline: bool,
 }
 
 /// `--help` of `cargo xtask load`.
@@ -147,6 +149,9 @@ options:
                      first rebuilds itself in release so the generator is optimised too
   --report PATH      JSON report (default target/load-report.json)
   --ramp SECONDS     spread the connects over this time (default calls x 2 ms)
+  --baseline         measure a bare websocket echo server (same library and buffers as
+                     `vr serve`, one task per socket, no parsing, no session) instead of vr:
+                     the floor the kernel and the websocket layer set on this machine
   --check            apply the CI pass rule; exit non-zero with the reasons when it fails:
                      zero frames lost, every call completed, server tasks back to their
                      baseline within 10 s of the end, p99 echo latency <= 250 ms
@@ -184,6 +189,7 @@ impl LoadOptions {
             report: target_dir().join("load-report.json"),
             ramp: f64::NAN,
             check: false,
+            baseline: false,
         };
         let mut w = ArgWalker::new(args);
         while let Some((flag, inline)) = w.next_flag() {
@@ -204,6 +210,7 @@ impl LoadOptions {
                 "--report" => o.report = PathBuf::from(w.value(&flag, inline)?),
                 "--ramp" => o.ramp = w.parsed(&flag, inline)?,
                 "--check" => o.check = true,
+                "--baseline" => o.baseline = true,
                 "-h" | "--help" => return Ok(None),
                 other => return Err(format!("unknown option `{other}`\n\n{HELP}")),
             }
@@ -219,6 +226,11 @@ impl LoadOptions {
         }
         if !(o.ramp.is_finite() && o.ramp >= 0.0) {
             return Err("`--ramp` must be zero or positive".to_owned());
+        }
+        if o.baseline && (o.url.is_some() || o.bot != Bot::Echo) {
+            return Err(
+                "`--baseline` is an echo server of its own: no `--url`, no `--bot demo`".to_owned(),
+            );
         }
         if o.server_pid.is_some() && o.url.is_none() {
             return Err("`--server-pid` goes with `--url`".to_owned());
@@ -255,5 +267,13 @@ mod tests {
         assert!(LoadOptions::parse(&args("--bot parrot")).is_err());
         assert!(LoadOptions::parse(&args("--server-pid 3")).is_err());
         assert!(LoadOptions::parse(&args("--frobnicate")).is_err());
+        assert!(
+            LoadOptions::parse(&args("--baseline"))
+                .unwrap()
+                .unwrap()
+                .baseline
+        );
+        assert!(LoadOptions::parse(&args("--baseline --bot demo")).is_err());
+        assert!(LoadOptions::parse(&args("--baseline --url ws://127.0.0.1:1/voice")).is_err());
     }
 }

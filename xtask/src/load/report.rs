@@ -284,11 +284,16 @@ impl LoadReport {
         let o = &self.setup.options;
         let _ = writeln!(
             s,
-            "\nload: {} {:?} calls x {} s{} against {} ({})",
+            "\nload: {} {:?} calls x {} s{}{} against {} ({})",
             o.calls,
             o.bot,
             o.seconds,
             if o.flood { " (flood)" } else { "" },
+            if o.baseline {
+                " [baseline: bare websocket echo, not vr]"
+            } else {
+                ""
+            },
             self.setup.server_addr,
             match (self.setup.server_core, self.setup.generator_core) {
                 (Some(a), Some(b)) => format!("server on core {a}, generator on core {b}"),

@@ -72,10 +72,11 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `bin serve --host 127.0.0.1 --port P <args>`, on `core` when given, and waits
-    /// for `/healthz`.
+    /// Starts `bin <subcommand> --host 127.0.0.1 --port P <args>`, on `core` when given, and
+    /// waits for `/healthz`.
     pub async fn start(
         bin: &Path,
+        subcommand: &str,
         args: &[String],
         core: Option<usize>,
         log: PathBuf,
@@ -94,7 +95,8 @@ impl Server {
             }
             None => Command::new(bin),
         };
-        cmd.args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+        cmd.arg(subcommand)
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .args(args)
             .stdin(Stdio::null())
             .stdout(file)
