@@ -224,6 +224,11 @@ async fn pump(
             fallback
         }
     };
+    // One wait for outbound messages, kept across iterations and renewed only when it yields:
+    // a fresh wait per inbound frame would register with the call's notifier and lock its
+    // queue each time for nothing.
+    let next_out = link.next_outbound();
+    tokio::pin!(next_out);
     loop {
         tokio::select! {
             msg = socket.next() => {
@@ -250,7 +255,8 @@ async fn pump(
                     StreamEvent::Ignored(ignored) => log_ignored(server, Some(link), &ignored),
                 }
             }
-            out = link.next_outbound() => {
+            out = &mut next_out => {
+                next_out.set(link.next_outbound());
                 // Whatever else is already queued goes out with it: one flush (one syscall)
                 // for a burst of TTS frames instead of one per frame.
                 let mut out = out;
