@@ -16,6 +16,7 @@ use crate::load::histogram::Percentiles;
 use crate::load::options::{ArgWalker, Profile};
 use crate::load::probe::{Probe, Snapshot, cpu_percent};
 use crate::load::procfs::Machine;
+use crate::load::report::{Verdict, write_json};
 use crate::load::server::{self, Server, target_dir};
 use crate::load::sys;
 use crate::load::twilio::splitmix;
@@ -148,12 +149,6 @@ struct SoakTasks {
     baseline: Option<f64>,
     max: Option<f64>,
     end: Option<f64>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-struct Verdict {
-    passed: bool,
-    reasons: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -300,24 +295,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
         report.check = Some(verdict.clone());
     }
     print!("{}", report.summary());
-    write_report(&report, &opts.report)?;
+    write_json(&opts.report, &report)?;
     println!("report: {}", opts.report.display());
     if opts.check {
-        if verdict.passed {
-            println!("check: passed");
-        } else {
-            return Err(format!("check failed: {}", verdict.reasons.join("; ")));
-        }
+        verdict.conclude()?;
     }
     Ok(())
-}
-
-fn write_report(report: &SoakReport, path: &Path) -> Result<(), String> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    let json = serde_json::to_string_pretty(report).map_err(|e| format!("report: {e}"))?;
-    std::fs::write(path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// What one call loop did.

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use voice_runtime::codec::wav::read_wav_file;
-use voice_runtime::mock::{CallEnd, SimulatorConfig, TwilioSimulator};
+use voice_runtime::mock::{SimulatorConfig, TwilioSimulator};
 
 const VR: &str = env!("CARGO_BIN_EXE_vr");
 
@@ -173,17 +173,9 @@ async fn sigterm_ends_live_calls_gracefully_and_finalises_their_recordings() {
         .unwrap();
     assert!(status.success(), "{status:?}\n{logs}");
     assert!(took < Duration::from_secs(20), "{took:?}");
-    let report = tokio::time::timeout(Duration::from_secs(10), call)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let report = common::report_of(call, 10).await;
     // The server ended the call itself (a close with a code), not a broken connection.
-    assert!(
-        matches!(report.end, CallEnd::ServerClosed { code: Some(_) }),
-        "{:?}",
-        report.end
-    );
+    common::assert_server_closed(&report);
     assert!(logs.contains("live calls ended"), "{logs}");
     // The recording is complete: its header matches its size.
     let path = dir.join(format!("{}.wav", ids.call_sid));

@@ -11,7 +11,7 @@ use voice_runtime::app::{AppConfig, BotKind};
 use voice_runtime::bots::{GOODBYE, GREETING};
 use voice_runtime::conversation::Line;
 use voice_runtime::mock::{
-    CallEnd, CallerAction, Script, SimulatorConfig, StartAt, TimelineEvent, TwilioSimulator,
+    CallerAction, Script, SimulatorConfig, StartAt, TimelineEvent, TwilioSimulator,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -47,11 +47,7 @@ async fn the_demo_bot_greets_echoes_answers_keys_yields_to_barge_in_and_says_goo
     let report = TwilioSimulator::new(sim).run().await.unwrap();
 
     // The bot hung up (closed the socket with a code) after its goodbye.
-    assert!(
-        matches!(report.end, CallEnd::ServerClosed { code: Some(_) }),
-        "{:?}",
-        report.end
-    );
+    common::assert_server_closed(&report);
     let said = common::said(&lines);
     assert_eq!(
         said,

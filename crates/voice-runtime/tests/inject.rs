@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use voice_runtime::app::AppConfig;
 use voice_runtime::bots::GOODBYE;
-use voice_runtime::mock::{CallEnd, SimIds, SimulatorConfig, TwilioSimulator};
+use voice_runtime::mock::{SimIds, SimulatorConfig, TwilioSimulator};
 
 fn caller(url: String, ids: &SimIds) -> TwilioSimulator {
     let mut sim = SimulatorConfig::new(url);
@@ -71,29 +71,13 @@ async fn injected_texts_drive_the_demo_bot_and_keys_pick_the_call() {
         post(&http, &format!("{inject}/{}", a.call_sid), "goodbye").await,
         200
     );
-    let report_a = tokio::time::timeout(Duration::from_secs(20), call_a)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    assert!(
-        matches!(report_a.end, CallEnd::ServerClosed { code: Some(_) }),
-        "{:?}",
-        report_a.end
-    );
+    let report_a = common::report_of(call_a, 20).await;
+    common::assert_server_closed(&report_a);
 
     // One call left: the bare route reaches it.
     assert_eq!(post(&http, &inject, "thank you, GOODBYE").await, 200);
-    let report_b = tokio::time::timeout(Duration::from_secs(20), call_b)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    assert!(
-        matches!(report_b.end, CallEnd::ServerClosed { code: Some(_) }),
-        "{:?}",
-        report_b.end
-    );
+    let report_b = common::report_of(call_b, 20).await;
+    common::assert_server_closed(&report_b);
 
     let said = common::said(&lines);
     assert_eq!(

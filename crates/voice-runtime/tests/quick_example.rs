@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use voice_runtime::mock::{
-    CallEnd, MockStt, MockTts, SimulatorConfig, StartAt, TimelineEvent, TwilioSimulator,
+    MockStt, MockTts, SimulatorConfig, StartAt, TimelineEvent, TwilioSimulator,
 };
 use voice_runtime::session::SttFactory;
 use voice_runtime::twilio::server::{BotFn, ServerConfig, VoiceServer};
@@ -92,16 +92,8 @@ async fn the_quick_example_flow_against_the_simulator() {
         .unwrap()
         .unwrap();
     assert_eq!(heard.as_deref(), Some("I am fine, thanks"));
-    let report = tokio::time::timeout(Duration::from_secs(10), phone)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    assert!(
-        matches!(report.end, CallEnd::ServerClosed { code: Some(_) }),
-        "{:?}",
-        report.end
-    );
+    let report = common::report_of(phone, 10).await;
+    common::assert_server_closed(&report);
     let echoed_after_audio = report.timeline.iter().any(|e| {
         matches!(&e.event, TimelineEvent::MarkEchoed { name, cleared: false } if name.starts_with("tts_complete"))
     });

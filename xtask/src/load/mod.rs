@@ -126,11 +126,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     report.write(&opts.report)?;
     println!("report: {}", opts.report.display());
     if opts.check {
-        if verdict.passed {
-            println!("check: passed");
-        } else {
-            return Err(format!("check failed: {}", verdict.reasons.join("; ")));
-        }
+        verdict.conclude()?;
     }
     Ok(())
 }

@@ -186,6 +186,27 @@ pub struct Verdict {
     pub reasons: Vec<String>,
 }
 
+impl Verdict {
+    /// Prints a pass, or turns a failure into the command's error.
+    pub fn conclude(&self) -> Result<(), String> {
+        if self.passed {
+            println!("check: passed");
+            Ok(())
+        } else {
+            Err(format!("check failed: {}", self.reasons.join("; ")))
+        }
+    }
+}
+
+/// Writes `value` as pretty JSON to `path`, creating its directory.
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let json = serde_json::to_string_pretty(value).map_err(|e| format!("report: {e}"))?;
+    std::fs::write(path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))
+}
+
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadReport {
@@ -271,11 +292,7 @@ impl LoadReport {
 
     /// Writes the JSON report.
     pub fn write(&self, path: &Path) -> Result<(), String> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        }
-        let json = serde_json::to_string_pretty(self).map_err(|e| format!("report: {e}"))?;
-        std::fs::write(path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))
+        write_json(path, self)
     }
 
     /// The human-readable summary.

@@ -11,7 +11,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use voice_runtime::app::{App, AppConfig};
 use voice_runtime::conversation::{Line, Observer};
-use voice_runtime::mock::{CallerAction, StartAt};
+use voice_runtime::mock::{CallEnd, CallerAction, SimulationReport, StartAt};
 
 /// A served app and a way to stop it.
 pub struct Running {
@@ -94,4 +94,25 @@ pub fn said(lines: &Mutex<Vec<Line>>) -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+/// Waits up to `secs` for a spawned simulated call and returns its report.
+pub async fn report_of<E: std::fmt::Debug>(
+    call: JoinHandle<Result<SimulationReport, E>>,
+    secs: u64,
+) -> SimulationReport {
+    tokio::time::timeout(Duration::from_secs(secs), call)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap()
+}
+
+/// The server ended the call itself (a close with a code), not a broken connection.
+pub fn assert_server_closed(report: &SimulationReport) {
+    assert!(
+        matches!(report.end, CallEnd::ServerClosed { code: Some(_) }),
+        "{:?}",
+        report.end
+    );
 }

@@ -189,13 +189,7 @@ impl FakeElevenLabs {
             .route("/v1/speech-to-text/realtime", get(stt::upgrade))
             .route("/v1/text-to-speech/{voice_id}/stream", post(tts::stream))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the fake ElevenLabs");
-        let addr = listener.local_addr().expect("local address");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
+        let (addr, task) = serve_on_loopback(router, "the fake ElevenLabs").await;
         Self { addr, shared, task }
     }
 
@@ -249,4 +243,16 @@ impl Drop for FakeElevenLabs {
 pub fn in_order(haystack: &[String], needles: &[&str]) -> bool {
     let mut it = haystack.iter();
     needles.iter().all(|n| it.any(|h| h == n))
+}
+
+/// Serves `router` on a free loopback port; the task ends when it is aborted.
+pub async fn serve_on_loopback(router: Router, what: &str) -> (SocketAddr, JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("bind {what}: {e}"));
+    let addr = listener.local_addr().expect("local address");
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    (addr, task)
 }

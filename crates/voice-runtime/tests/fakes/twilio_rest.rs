@@ -71,13 +71,7 @@ impl FakeTwilioRest {
                 post(hangup),
             )
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind the fake Twilio REST API");
-        let addr = listener.local_addr().expect("local address");
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
+        let (addr, task) = super::serve_on_loopback(router, "the fake Twilio REST API").await;
         Self { addr, shared, task }
     }
 
